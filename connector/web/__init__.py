@@ -1,0 +1,1 @@
+"""FastAPI composition root: the app factory, routers per surface, error mapping."""

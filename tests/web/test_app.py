@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from connector.testing import make_settings
+from connector.web.app import create_app
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    app = create_app(make_settings(tmp_path, port=8181, max_body_bytes=4096, rsa_key=True))
+    return TestClient(app)
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "keys": "ok"}
+
+
+def test_readiness_fails_when_database_is_gone(client: TestClient) -> None:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE schema_migrations")
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "not ready"
+
+
+def test_did_document_served(client: TestClient) -> None:
+    response = client.get("/.well-known/did.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/did+json")
+    doc = response.json()
+    assert doc["id"] == "did:web:127.0.0.1%3A8181"
+    assert doc["service"][0]["type"] == "DataService"
+    chain = client.get("/.well-known/x5u/rsa-chain.pem")
+    assert chain.status_code == 200 and b"BEGIN CERTIFICATE" in chain.content
+
+
+def test_unknown_route_is_a_problem(client: TestClient) -> None:
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["reason"] == "not_found"
+
+
+def test_oversized_body_is_refused_before_parsing(client: TestClient) -> None:
+    response = client.post("/healthz", content=b"x" * 5000)
+    assert response.status_code == 413
+    assert response.json()["reason"] == "too_large"
