@@ -1,0 +1,1 @@
+"""Data plane: access tokens, sources (file, SQL, HTTP upstream), transforms, streaming."""
