@@ -108,6 +108,21 @@ def serve(
     )
 
 
+def _register_subcommands() -> None:
+    from connector.cli_audit import audit_app
+    from connector.cli_demo import demo
+    from connector.cli_policy import policy_app
+    from connector.cli_sd import sd_app
+
+    app.add_typer(sd_app, name="sd")
+    app.add_typer(policy_app, name="policy")
+    app.add_typer(audit_app, name="audit")
+    app.command("demo")(demo)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

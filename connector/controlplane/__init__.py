@@ -1,1 +1,4 @@
-"""Use cases: catalogue, negotiation, transfer and the state-machine runner; ports.py declares what they need."""
+"""Use cases: catalogue, negotiation, transfer and the state-machine runner.
+
+``ports.py`` declares the stores and clients they need (Protocols).
+"""

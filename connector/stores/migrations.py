@@ -29,6 +29,50 @@ def _initial(dialect: str) -> list[str]:
     ]
 
 
+def _audit_trail(dialect: str) -> list[str]:
+    """The hash-chained audit trail (see :mod:`connector.stores.audit_store`)."""
+    identity = (
+        "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+        if dialect == "postgresql"
+        else "INTEGER PRIMARY KEY"
+    )
+    return [
+        "CREATE TABLE audit_head ("
+        " id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " seq BIGINT NOT NULL,"
+        " hash TEXT NOT NULL)",
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, "
+        "'0000000000000000000000000000000000000000000000000000000000000000')",
+        "CREATE TABLE audit_events ("
+        " seq BIGINT PRIMARY KEY,"
+        " prev_hash TEXT NOT NULL,"
+        " hash TEXT NOT NULL,"
+        " time TEXT NOT NULL,"
+        " event_type TEXT NOT NULL,"
+        " body_digest TEXT NOT NULL,"
+        " actor TEXT, participant TEXT, dataset TEXT, agreement TEXT, process TEXT,"
+        " result TEXT, details TEXT,"
+        " redacted BOOLEAN NOT NULL DEFAULT FALSE)",
+        "CREATE INDEX audit_events_time ON audit_events (time)",
+        "CREATE INDEX audit_events_participant ON audit_events (participant, seq)",
+        "CREATE INDEX audit_events_dataset ON audit_events (dataset, seq)",
+        "CREATE INDEX audit_events_agreement ON audit_events (agreement, seq)",
+        "CREATE INDEX audit_events_type ON audit_events (event_type, seq)",
+        "CREATE TABLE audit_checkpoints ("
+        f" id {identity},"
+        " seq BIGINT NOT NULL,"
+        " head TEXT NOT NULL,"
+        " time TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " issuer TEXT NOT NULL,"
+        " kid TEXT NOT NULL,"
+        " jwk TEXT NOT NULL,"
+        " jws TEXT NOT NULL)",
+        "CREATE INDEX audit_checkpoints_seq ON audit_checkpoints (seq)",
+    ]
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial", _initial),
+    Migration(2, "audit_trail", _audit_trail),
 ]

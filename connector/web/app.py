@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import structlog
 from fastapi import FastAPI
 
 from connector import __version__
 from connector.bootstrap import initialise
 from connector.clock import Clock, SystemClock
+from connector.credentials.did_resolver import DidResolver
 from connector.credentials.did_web import build_did_document
+from connector.credentials.jsonld import PinnedLoader, default_loader
+from connector.credentials.keys import KeySet
+from connector.credentials.shacl import project_shapes
 from connector.identity.api_keys import ensure_dev_key
+from connector.identity.did_fetcher import HttpDidFetcher
 from connector.settings import Settings
 from connector.stores.database import create_db_engine, migrate
-from connector.web import did, health, problems
+from connector.stores.sd_files import SelfDescriptionFolder
+from connector.stores.sd_publisher import is_current, publish
+from connector.web import audit, did, health, problems, self_descriptions, vc_api
 from connector.web.limits import BodySizeLimit
 from connector.web.runtime import Runtime
+
+log = structlog.get_logger("connector.web")
+DEFAULT_CONFIG = Path("self-descriptions/hagen.toml")
 
 
 def _api_key(settings: Settings, name: str) -> str:
@@ -27,8 +40,26 @@ def _api_key(settings: Settings, name: str) -> str:
     return ensure_dev_key(settings.data_dir, name.replace("_", "-"))
 
 
+def _publish_self_descriptions(
+    settings: Settings, clock: Clock, keyset: KeySet, loader: PinnedLoader
+) -> SelfDescriptionFolder:
+    """Keep ``<data dir>/self-descriptions`` signed by our keys for the configured participant."""
+    folder = SelfDescriptionFolder(settings.data_dir / "self-descriptions")
+    config = settings.participant_config or DEFAULT_CONFIG
+    if not config.is_file():
+        log.warning("no_participant_config", path=str(config))
+        return folder
+    now = clock.now()
+    if not is_current(config, folder, did=keyset.did, base_url=settings.base_url, now=now):
+        published = publish(
+            config, folder, keyset=keyset, base_url=settings.base_url, loader=loader, now=now
+        )
+        log.info("self_descriptions_published", count=len(published.signed.credentials))
+    return folder
+
+
 def build_runtime(settings: Settings, clock: Clock) -> Runtime:
-    """Keys, database and the DID document: everything the routers share."""
+    """Keys, database, DID resolution and published credentials: what the routers share."""
     init = initialise(settings, clock)
     engine = create_db_engine(settings.effective_database_url)
     migrate(engine)
@@ -40,6 +71,21 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
             "serviceEndpoint": settings.base_url + "/.well-known/dspace-version",
         }
     ]
+    did_document = build_did_document(init.keyset, services=services, x5u=x5u)
+    loader = default_loader()
+    networks = [n for n in settings.allow_private_addresses if _is_network(n)]
+    fetcher = HttpDidFetcher(
+        allow_insecure=settings.allow_insecure_did_web,
+        allowed_networks=networks,
+        read_timeout=settings.http_timeout_seconds,
+    )
+    resolver = DidResolver(
+        clock,
+        fetcher,
+        allow_http=settings.allow_insecure_did_web,
+        ttl_seconds=settings.did_cache_ttl_seconds,
+        pinned=[did_document],
+    )
     return Runtime(
         settings=settings,
         clock=clock,
@@ -47,8 +93,21 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
         keyset=init.keyset,
         management_key=_api_key(settings, "management_api_key"),
         auditor_key=_api_key(settings, "auditor_api_key"),
-        did_document=build_did_document(init.keyset, services=services, x5u=x5u),
+        did_document=did_document,
+        resolver=resolver,
+        loader=loader,
+        sd_folder=_publish_self_descriptions(settings, clock, init.keyset, loader),
+        shapes=project_shapes(),
+        fetcher=fetcher,
     )
+
+
+def _is_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -59,6 +118,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         runtime.engine.dispose()
+        if runtime.fetcher is not None:
+            runtime.fetcher.close()
 
     app = FastAPI(
         title="klimakommune-connector",
@@ -73,5 +134,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(did.router)
+    app.include_router(self_descriptions.router)
+    app.include_router(vc_api.router)
+    app.include_router(audit.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

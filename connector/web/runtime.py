@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,8 +11,15 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from connector.clock import Clock
+from connector.credentials.did_resolver import DidResolver
+from connector.credentials.jsonld import PinnedLoader
 from connector.credentials.keys import KeySet
+from connector.credentials.shacl import Shapes
+from connector.credentials.verifier import Verifier
+from connector.errors import Invalid
+from connector.identity.did_fetcher import HttpDidFetcher
 from connector.settings import Settings
+from connector.stores.sd_files import SelfDescriptionFolder
 
 
 @dataclass
@@ -22,11 +31,38 @@ class Runtime:
     management_key: str
     auditor_key: str
     did_document: dict[str, Any]
+    resolver: DidResolver
+    loader: PinnedLoader
+    sd_folder: SelfDescriptionFolder
+    shapes: Shapes | None = None
+    fetcher: HttpDidFetcher | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def did(self) -> str:
         return self.keyset.did
+
+    def status_list(self, url: str) -> Mapping[str, Any]:
+        """Our own status list from the published folder; others through the guarded fetcher."""
+        from connector.credentials.publication import STATUS_LIST_ID, status_list_url
+
+        if url == status_list_url(self.settings.base_url):
+            return self.sd_folder.read_json(STATUS_LIST_ID)
+        if self.fetcher is None:
+            raise Invalid(f"status list {url} unavailable", reason="status_list_unavailable")
+        value = json.loads(self.fetcher.fetch(url))
+        if not isinstance(value, dict):
+            raise Invalid("status list is not a JSON object", reason="status_list_unavailable")
+        return value
+
+    def verifier(self, *, shapes: bool = False) -> Verifier:
+        return Verifier(
+            resolver=self.resolver,
+            loader=self.loader,
+            clock=self.clock,
+            status_lookup=self.status_list,
+            shapes=self.shapes if shapes else None,
+        )
 
 
 def get_runtime(request: Request) -> Runtime:

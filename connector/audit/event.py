@@ -1,0 +1,308 @@
+"""Audit events and chained entries, with their canonical serialisation (JCS, RFC 8785).
+
+An :class:`AuditEvent` is what a caller records. Sealed into the chain it becomes an
+:class:`AuditEntry` with a sequence number, a time, the hash of its predecessor and its own hash.
+
+Two digests make an entry (all SHA-256, lowercase hex)::
+
+    body_digest = sha256(JCS({"actor", "participant", "dataset", "agreement", "process",
+                              "result", "details"}))
+    hash        = sha256(JCS({"v": 1, "seq", "prev", "time", "type", "body": body_digest}))
+
+The chain runs over the *header* (``hash`` covers ``prev``), and the header covers the body
+through its digest. Retention can therefore remove an old entry's body (the personal-data-adjacent
+part) and keep its header: the chain still verifies, and the removal shows (``redacted``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import rfc8785
+
+from connector.audit.vocabulary import INTEGER_DETAILS, REQUIRED_DETAILS, EventType, Result
+from connector.errors import Invalid
+
+GENESIS = "0" * 64
+"""The ``prev`` hash of the first entry of a chain."""
+
+FORMAT_VERSION = 1
+MAX_DETAILS_BYTES = 8192
+"""Canonical details larger than this are refused: the log keeps digests, not payloads."""
+MAX_IDENTIFIER = 1024
+
+_BODY_FIELDS = ("actor", "participant", "dataset", "agreement", "process", "result", "details")
+
+
+_SAFE_INT = 2**53
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``json.dumps(sort_keys=True)`` gives the JCS form: no floats, safe integers,
+    and object keys that sort the same by code point as by UTF-16 unit (below U+D800)."""
+    if value is None or isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT < value < _SAFE_INT
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, str) and (k.isascii() or max(k) < "\ud800") and _plain(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return False
+
+
+def canonical(value: Any) -> bytes:
+    """JCS (RFC 8785) bytes of a JSON value; :class:`Invalid` if it is not one.
+
+    Values without floats take a fast path through :func:`json.dumps` (sorted keys, no
+    whitespace, no ASCII escaping), which produces the same bytes; the rest go through
+    ``rfc8785``.
+    """
+    if _plain(value):
+        try:
+            return json.dumps(
+                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: let rfc8785 refuse it
+    try:
+        data: bytes = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise Invalid(f"not canonicalisable JSON: {exc}", reason="audit_details") from exc
+    return data
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def format_time(at: dt.datetime) -> str:
+    """``2026-01-01T00:00:00.000000Z``: UTC, microseconds, fixed width (sorts as text)."""
+    if at.tzinfo is None:
+        raise Invalid("audit times must carry a time zone", reason="naive_time")
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One thing that happened, before it is sealed into the chain.
+
+    ``actor`` is who acted (a participant DID, ``management``, ``auditor`` or ``system``);
+    ``participant`` the partner concerned (DID), ``dataset``, ``agreement`` and ``process``
+    the identifiers it concerns; ``details`` what the event type requires (see
+    :data:`connector.audit.vocabulary.REQUIRED_DETAILS`).
+    """
+
+    type: EventType
+    actor: str
+    result: Result = Result.OK
+    participant: str | None = None
+    dataset: str | None = None
+    agreement: str | None = None
+    process: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", EventType(self.type))
+        object.__setattr__(self, "result", Result(self.result))
+        object.__setattr__(self, "details", dict(self.details))
+        if not self.actor:
+            raise Invalid("an audit event needs an actor", reason="audit_actor")
+        for name in ("actor", "participant", "dataset", "agreement", "process"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or len(value) > MAX_IDENTIFIER):
+                raise Invalid(f"audit {name} must be a string up to {MAX_IDENTIFIER} characters")
+        missing = REQUIRED_DETAILS[self.type] - set(self.details)
+        if missing:
+            raise Invalid(
+                f"{self.type} needs details {', '.join(sorted(missing))}",
+                reason="audit_details",
+            )
+        for key in INTEGER_DETAILS & set(self.details):
+            value = self.details[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise Invalid(f"audit detail {key} must be a non-negative integer")
+        if len(canonical(self.details)) > MAX_DETAILS_BYTES:
+            raise Invalid(
+                f"audit details over {MAX_DETAILS_BYTES} bytes: store a digest, not the payload",
+                reason="audit_details",
+            )
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "participant": self.participant,
+            "dataset": self.dataset,
+            "agreement": self.agreement,
+            "process": self.process,
+            "result": str(self.result),
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """An event sealed into the chain. ``redacted`` entries keep their header only.
+
+    ``type`` and ``result`` are plain strings here: an entry read back from storage is
+    verified as it is, even if someone wrote a value outside the vocabulary.
+    """
+
+    seq: int
+    prev_hash: str
+    hash: str
+    time: str
+    type: str
+    body_digest: str
+    actor: str | None = None
+    participant: str | None = None
+    dataset: str | None = None
+    agreement: str | None = None
+    process: str | None = None
+    result: str | None = None
+    details: Mapping[str, Any] | None = None
+    redacted: bool = False
+
+    @property
+    def instant(self) -> dt.datetime:
+        return dt.datetime.strptime(self.time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "participant": self.participant,
+            "dataset": self.dataset,
+            "agreement": self.agreement,
+            "process": self.process,
+            "result": self.result,
+            "details": dict(self.details) if self.details is not None else None,
+        }
+
+    def header(self) -> dict[str, Any]:
+        return header(self.seq, self.prev_hash, self.time, self.type, self.body_digest)
+
+    def to_record(self) -> dict[str, Any]:
+        """The entry as a flat JSON object (export line, API item)."""
+        record: dict[str, Any] = {
+            "seq": self.seq,
+            "time": self.time,
+            "type": self.type,
+            "redacted": self.redacted,
+        }
+        if self.redacted:
+            record.update(dict.fromkeys(_BODY_FIELDS))
+        else:
+            record.update(self.body())
+        record.update(
+            {"prev_hash": self.prev_hash, "body_digest": self.body_digest, "hash": self.hash}
+        )
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> AuditEntry:
+        """Read :meth:`to_record` output back (field types checked, hashes not)."""
+        try:
+            seq = record["seq"]
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                raise TypeError("seq")
+            strings: dict[str, Any] = {
+                name: record[name] for name in ("prev_hash", "hash", "time", "type", "body_digest")
+            }
+            if not all(isinstance(v, str) for v in strings.values()):
+                raise TypeError("header")
+            redacted = bool(record.get("redacted", False))
+            optional: dict[str, Any] = {
+                name: record.get(name) for name in _BODY_FIELDS if name != "details"
+            }
+            if not all(v is None or isinstance(v, str) for v in optional.values()):
+                raise TypeError("body")
+            details = record.get("details")
+            if details is not None and not isinstance(details, Mapping):
+                raise TypeError("details")
+        except (KeyError, TypeError) as exc:
+            raise Invalid(f"not an audit entry record ({exc})", reason="audit_record") from exc
+        return cls(seq=seq, redacted=redacted, details=details, **strings, **optional)
+
+
+def header(seq: int, prev_hash: str, time: str, type_: str, body_digest: str) -> dict[str, Any]:
+    return {
+        "v": FORMAT_VERSION,
+        "seq": seq,
+        "prev": prev_hash,
+        "time": time,
+        "type": type_,
+        "body": body_digest,
+    }
+
+
+def body_digest(body: Mapping[str, Any]) -> str:
+    return sha256_hex(canonical(dict(body)))
+
+
+def entry_hash(seq: int, prev_hash: str, time: str, type_: str, digest: str) -> str:
+    return sha256_hex(canonical(header(seq, prev_hash, time, type_, digest)))
+
+
+def seal(event: AuditEvent, *, seq: int, prev_hash: str, at: dt.datetime) -> AuditEntry:
+    """Chain ``event`` after the entry whose hash is ``prev_hash``."""
+    time = format_time(at)
+    body = event.body()
+    digest = body_digest(body)
+    return AuditEntry(
+        seq=seq,
+        prev_hash=prev_hash,
+        hash=entry_hash(seq, prev_hash, time, str(event.type), digest),
+        time=time,
+        type=str(event.type),
+        body_digest=digest,
+        actor=event.actor,
+        participant=event.participant,
+        dataset=event.dataset,
+        agreement=event.agreement,
+        process=event.process,
+        result=str(event.result),
+        details=body["details"],
+    )
+
+
+def redact(entry: AuditEntry) -> AuditEntry:
+    """The entry without its body (header and digests kept)."""
+    return AuditEntry(
+        seq=entry.seq,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+        time=entry.time,
+        type=entry.type,
+        body_digest=entry.body_digest,
+        redacted=True,
+    )
+
+
+def self_consistent(entry: AuditEntry, *, seq: int | None = None) -> bool:
+    """Whether the entry's body matches its digest and its header its hash.
+
+    ``seq`` recomputes the hash as if the entry stood at another position (used to tell an
+    inserted or reordered entry from an edited one).
+    """
+    if not entry.redacted:
+        try:
+            if body_digest(entry.body()) != entry.body_digest:
+                return False
+        except Invalid:
+            return False
+    position = entry.seq if seq is None else seq
+    try:
+        recomputed = entry_hash(
+            position, entry.prev_hash, entry.time, entry.type, entry.body_digest
+        )
+    except Invalid:
+        return False
+    return recomputed == entry.hash

@@ -1,0 +1,289 @@
+"""Reading policies: JSON-LD (compacted, expanded, DSP context), Turtle, pinned contexts, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connector.errors import Invalid, PayloadTooLarge, UnknownContext
+from connector.policy import PolicyKind, parse_policies, parse_policy
+from connector.policy.contexts import (
+    DSP_CONTEXT_URL,
+    DSP_ODRL_PROFILE_URL,
+    ODRL_CONTEXT_URL,
+    PINNED_CONTEXTS,
+    inline_contexts,
+)
+from connector.policy.model import Constraint, LogicalConstraint
+from connector.policy.reader import read_graph
+from connector.policy.terms import IRI, ODRL
+
+from .conftest import jsonld_policy, need_vectors
+
+COMPACT = jsonld_policy(
+    {
+        "permission": [
+            {
+                "uid": "http://example.com/rule/1",
+                "target": "http://example.com/asset/x",
+                "assignee": "http://example.com/party/alice",
+                "action": "read",
+                "constraint": [
+                    {
+                        "leftOperand": "dateTime",
+                        "operator": "lt",
+                        "rightOperand": {"@value": "2030-01-01", "@type": "xsd:date"},
+                    }
+                ],
+            }
+        ]
+    }
+)
+TURTLE = """
+@prefix odrl: <http://www.w3.org/ns/odrl/2/> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<http://example.com/policy/1> a odrl:Set ;
+  odrl:permission <http://example.com/rule/1> .
+<http://example.com/rule/1> odrl:target <http://example.com/asset/x> ;
+  odrl:assignee <http://example.com/party/alice> ;
+  odrl:action odrl:read ;
+  odrl:constraint [ odrl:leftOperand odrl:dateTime ; odrl:operator odrl:lt ;
+                    odrl:rightOperand "2030-01-01"^^xsd:date ] .
+"""
+EXPANDED = [
+    {
+        "@id": "http://example.com/policy/1",
+        "@type": ["http://www.w3.org/ns/odrl/2/Set"],
+        "http://www.w3.org/ns/odrl/2/permission": [
+            {
+                "@id": "http://example.com/rule/1",
+                "http://www.w3.org/ns/odrl/2/target": [{"@id": "http://example.com/asset/x"}],
+                "http://www.w3.org/ns/odrl/2/assignee": [{"@id": "http://example.com/party/alice"}],
+                "http://www.w3.org/ns/odrl/2/action": [{"@id": "http://www.w3.org/ns/odrl/2/read"}],
+                "http://www.w3.org/ns/odrl/2/constraint": [
+                    {
+                        "http://www.w3.org/ns/odrl/2/leftOperand": [
+                            {"@id": "http://www.w3.org/ns/odrl/2/dateTime"}
+                        ],
+                        "http://www.w3.org/ns/odrl/2/operator": [
+                            {"@id": "http://www.w3.org/ns/odrl/2/lt"}
+                        ],
+                        "http://www.w3.org/ns/odrl/2/rightOperand": [
+                            {
+                                "@value": "2030-01-01",
+                                "@type": "http://www.w3.org/2001/XMLSchema#date",
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+]
+
+
+def _shape(policy):  # type: ignore[no-untyped-def]
+    rule = policy.permissions[0]
+    c = rule.constraints[0]
+    return (
+        policy.uid,
+        policy.kind,
+        rule.uid,
+        rule.actions[0].iri,
+        rule.targets[0].iri,
+        rule.assignees[0].iri,
+        c.left_operand,
+        c.operator,
+        c.right_operands,
+    )
+
+
+def test_compact_expanded_and_turtle_give_the_same_model() -> None:
+    a = parse_policy(COMPACT)
+    b = parse_policy(EXPANDED)
+    c = parse_policy(TURTLE, "turtle")
+    d = parse_policy(json.dumps(COMPACT))
+    assert _shape(a) == _shape(b) == _shape(c) == _shape(d)
+    assert a.permissions[0].actions[0].iri == ODRL.read
+
+
+def test_dsp_dataset_offer_parses_with_the_pinned_dsp_context() -> None:
+    doc = {
+        "@context": [DSP_CONTEXT_URL],
+        "@id": "urn:uuid:dataset-1",
+        "@type": "Dataset",
+        "hasPolicy": [
+            {
+                "@type": "Offer",
+                "@id": "urn:uuid:offer-1",
+                "permission": [
+                    {
+                        "action": "use",
+                        "constraint": [
+                            {
+                                "leftOperand": "odrl:purpose",
+                                "operator": "eq",
+                                "rightOperand": {"@id": "urn:p"},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    policy = parse_policy(doc)
+    assert policy.kind is PolicyKind.OFFER
+    c = policy.permissions[0].constraints[0]
+    assert isinstance(c, Constraint)
+    assert (c.left_operand, c.operator, c.right_operands) == (
+        ODRL.purpose,
+        ODRL.eq,
+        (IRI("urn:p"),),
+    )
+
+
+def test_dsp_examples_parse(tmp_path: object) -> None:
+    base = need_vectors("dsp-2025-1")
+    for name in (
+        "catalog/example/dataset.json",
+        "negotiation/example/contract-agreement-message.json",
+    ):
+        policies = parse_policies((base / name).read_text(encoding="utf-8"))
+        assert len(policies) == 1
+        assert policies[0].permissions[0].actions[0].iri == ODRL.use
+
+
+def test_logical_constraint_and_rdf_list_members() -> None:
+    doc = jsonld_policy(
+        {
+            "permission": [
+                {
+                    "action": "use",
+                    "constraint": [
+                        {
+                            "andSequence": {
+                                "@list": [
+                                    {"leftOperand": "count", "operator": "lteq", "rightOperand": 3},
+                                    {
+                                        "leftOperand": "purpose",
+                                        "operator": "eq",
+                                        "rightOperand": {"@id": "urn:p"},
+                                    },
+                                ]
+                            }
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    c = parse_policy(doc).permissions[0].constraints[0]
+    assert isinstance(c, LogicalConstraint)
+    assert c.operator == ODRL.andSequence
+    assert [m.left_operand for m in c.members] == [ODRL["count"], ODRL.purpose]  # type: ignore[union-attr]
+
+
+def test_unpinned_context_is_refused_without_fetching() -> None:
+    with pytest.raises(UnknownContext):
+        parse_policy({"@context": "https://evil.example/context.jsonld", "@type": "Set"})
+
+
+def test_custom_loader_is_used_for_contexts() -> None:
+    seen: list[str] = []
+
+    def loader(url: str) -> dict[str, object]:
+        seen.append(url)
+        return dict(PINNED_CONTEXTS[ODRL_CONTEXT_URL])
+
+    parse_policy(
+        {**COMPACT, "@context": [ODRL_CONTEXT_URL, {"xsd": "http://www.w3.org/2001/XMLSchema#"}]},
+        context_loader=loader,
+    )
+    assert seen == [ODRL_CONTEXT_URL]
+
+
+@pytest.mark.parametrize(
+    ("data", "syntax", "reason"),
+    [
+        ("{not json", None, "malformed_jsonld"),
+        ("<http://a> <http://b> .", "turtle", "malformed_turtle"),
+        ('"just a string"', "json-ld", "malformed_jsonld"),
+    ],
+)
+def test_malformed_input_names_the_problem(data: str, syntax: str | None, reason: str) -> None:
+    with pytest.raises(Invalid) as err:
+        parse_policies(data, syntax)  # type: ignore[arg-type]
+    assert err.value.reason == reason
+
+
+def test_turtle_error_names_the_line() -> None:
+    with pytest.raises(Invalid) as err:
+        read_graph(
+            "@prefix odrl: <http://www.w3.org/ns/odrl/2/> .\n\n<a> odrl:x ;;; .",
+            "turtle",
+            source="p.ttl",
+        )
+    assert "p.ttl" in err.value.detail
+
+
+def test_oversized_input_is_refused() -> None:
+    with pytest.raises(PayloadTooLarge):
+        read_graph("#" * (9 * 1024 * 1024), "turtle")
+
+
+def test_bare_dsp_terms_are_dropped_and_then_refused_by_validation() -> None:
+    from connector.policy import validate
+
+    base = need_vectors("dsp-2025-1")
+    policy = parse_policy((base / "catalog/example/dataset.json").read_text(encoding="utf-8"))
+    problems = validate(policy)
+    assert any(p.code == "left_operand_missing" for p in problems)
+
+
+def test_policy_count_is_checked() -> None:
+    with pytest.raises(Invalid) as err:
+        parse_policy(
+            "@prefix odrl: <http://www.w3.org/ns/odrl/2/> . <urn:x> a odrl:Action .", "turtle"
+        )
+    assert err.value.reason == "policy_count"
+
+
+def test_constraint_cycle_is_an_error() -> None:
+    ttl = """@prefix odrl: <http://www.w3.org/ns/odrl/2/> .
+    <urn:p> a odrl:Set ; odrl:permission <urn:r> .
+    <urn:r> odrl:action odrl:use ; odrl:constraint <urn:c> .
+    <urn:c> odrl:and <urn:c> ."""
+    with pytest.raises(Invalid) as err:
+        parse_policy(ttl, "turtle")
+    assert err.value.reason == "constraint_cycle"
+
+
+def test_inline_odrl_context_matches_the_official_dsp_copy() -> None:
+    """Our hand-written contexts agree with the DSP 2025-1 artefacts on every shared term."""
+    base = need_vectors("dsp-2025-1") / "context"
+    official_profile = json.loads((base / "odrl.jsonld").read_text(encoding="utf-8"))["@context"]
+    mine_profile = PINNED_CONTEXTS[DSP_ODRL_PROFILE_URL]["@context"]
+    mine_full = PINNED_CONTEXTS[ODRL_CONTEXT_URL]["@context"]
+    for term, definition in official_profile.items():
+        assert term in mine_profile, term
+        assert _iri(mine_profile[term]) == _iri(definition), term
+        assert _iri(mine_full[term]) == _iri(definition), term
+        if isinstance(definition, dict) and "@type" in definition:
+            assert mine_profile[term]["@type"] == definition["@type"], term
+    official_dsp = json.loads((base / "dspace.jsonld").read_text(encoding="utf-8"))["@context"]
+    mine_dsp = PINNED_CONTEXTS[DSP_CONTEXT_URL]["@context"]
+    assert set(official_dsp) == set(mine_dsp)
+    for term, definition in official_dsp.items():
+        assert _iri(mine_dsp[term]) == _iri(definition), term
+
+
+def _iri(definition: object) -> object:
+    return definition.get("@id") if isinstance(definition, dict) else definition
+
+
+def test_inlining_merges_imports() -> None:
+    doc = inline_contexts({"@context": DSP_CONTEXT_URL, "@type": "Dataset"})
+    dataset = doc["@context"]["Dataset"]["@context"]
+    assert "@import" not in dataset
+    assert dataset["permission"]["@id"] == "odrl:permission"
