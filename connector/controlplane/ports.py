@@ -1,0 +1,95 @@
+"""What the control plane needs from the outside, as Protocols (implemented by adapters).
+
+* :class:`Authenticator` — who is calling a DSP endpoint (issue: participant identity; the
+  implementation verifies a self-issued ID token against the caller's DID document).
+* :class:`TokenSource` — the ``Authorization`` value for an outgoing DSP request.
+* :class:`ParticipantFacts` — what we know about a caller for policy evaluation (trust list,
+  verified membership credentials), as facts of the policy engine's state of the world.
+* :class:`OutboundHttp` — JSON over HTTP to a counterparty, after the SSRF guard.
+
+Nothing here does I/O; the composition root (``connector.web.app``) wires implementations in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated counterparty."""
+
+    did: str
+    """The caller's DID (``iss`` = ``sub`` of its self-issued token)."""
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    """The verified token claims (``token`` for the DCP presentation flow among them)."""
+
+
+@dataclass(frozen=True)
+class CredentialFact:
+    """A verified credential the caller presented (e.g. a MembershipCredential)."""
+
+    types: tuple[str, ...]
+    issuer: str
+    subject: str
+    valid_until: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What policies may use about a participant."""
+
+    did: str
+    trusted: bool
+    """On the trust list (``CONNECTOR_TRUSTED_PARTICIPANTS`` / management API)."""
+    credentials: tuple[CredentialFact, ...] = ()
+
+    def has_credential(self, type_: str, issuers: Sequence[str] | None = None) -> bool:
+        """A credential of ``type_`` (from one of ``issuers`` if given), as one fact."""
+        return any(
+            type_ in c.types and (issuers is None or c.issuer in issuers) for c in self.credentials
+        )
+
+
+class Authenticator(Protocol):
+    def authenticate(self, authorization: str | None) -> Caller:
+        """Verify the ``Authorization`` header of an incoming DSP request.
+
+        Raises ``connector.errors.Unauthorized`` (generic to the caller; the precise reason
+        goes to the audit log)."""
+        ...
+
+
+class TokenSource(Protocol):
+    def token_for(self, audience_did: str, *, scopes: Sequence[str] = ()) -> str:
+        """The ``Authorization`` header value (``Bearer …``) for a request to ``audience_did``."""
+        ...
+
+
+class ParticipantFacts(Protocol):
+    def facts(self, caller: Caller, *, scopes: Sequence[str] = ()) -> Facts:
+        """Trust-list membership and verified credentials of ``caller`` (DCP presentation flow
+        for the credential types in ``scopes``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int
+    body: Any
+    """Parsed JSON body, or ``None``."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class OutboundHttp(Protocol):
+    def post_json(
+        self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str]
+    ) -> HttpResult:
+        """POST JSON to ``url`` (SSRF-guarded, timeouts, size limit). Raises
+        ``connector.errors.Unavailable`` on transport failure (retryable)."""
+        ...
+
+    def get_json(self, url: str, *, headers: Mapping[str, str]) -> HttpResult: ...
