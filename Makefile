@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
+	$(BIN)/connector demo
 	$(BIN)/connector serve
 
 test: setup

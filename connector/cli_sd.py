@@ -16,8 +16,6 @@ sd_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DEFAULT_CONFIG = Path("self-descriptions/hagen.toml")
-
 
 def _settings() -> Any:
     from connector.cli import load_settings
@@ -26,7 +24,7 @@ def _settings() -> Any:
 
 
 def _config_path(config: Path | None, settings: Any) -> Path:
-    path = config or settings.participant_config or DEFAULT_CONFIG
+    path = config or settings.participant_config_path
     if not Path(path).is_file():
         typer.echo(f"Konfiguration fehlt / config not found: {path}", err=True)
         raise typer.Exit(1)

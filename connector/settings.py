@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
     @property
+    def participant_config_path(self) -> Path:
+        """The self-description config (``CONNECTOR_PARTICIPANT_CONFIG``; default: Hagen demo)."""
+        return self.participant_config or Path("self-descriptions/hagen.toml")
+
+    @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
@@ -29,7 +28,6 @@ from connector.web.limits import BodySizeLimit
 from connector.web.runtime import Runtime
 
 log = structlog.get_logger("connector.web")
-DEFAULT_CONFIG = Path("self-descriptions/hagen.toml")
 
 
 def _api_key(settings: Settings, name: str) -> str:
@@ -45,7 +43,7 @@ def _publish_self_descriptions(
 ) -> SelfDescriptionFolder:
     """Keep ``<data dir>/self-descriptions`` signed by our keys for the configured participant."""
     folder = SelfDescriptionFolder(settings.data_dir / "self-descriptions")
-    config = settings.participant_config or DEFAULT_CONFIG
+    config = settings.participant_config_path
     if not config.is_file():
         log.warning("no_participant_config", path=str(config))
         return folder

@@ -3,6 +3,7 @@ and a fresh ``vp+jwt`` of all of them."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from connector.credentials import jose
 from connector.credentials.publication import STATUS_LIST_ID
 from connector.credentials.verifier import types_of
-from connector.errors import Invalid
+from connector.errors import Invalid, NotFound
 from connector.web.runtime import Runtime, get_runtime
 
 router = APIRouter(prefix="/self-descriptions", tags=["self-descriptions"])
@@ -78,6 +79,25 @@ def presentation(
         nonce=nonce,
     )
     return Response(token, media_type=VP_JWT, headers={"Cache-Control": "no-store"})
+
+
+_TERMS_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,100}\.(md|txt|pdf|html)$")
+_TERMS_TYPES = {
+    "md": "text/markdown; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+    "pdf": "application/pdf",
+    "html": "text/html; charset=utf-8",
+}
+
+
+@router.get("/terms/{name}")
+def terms_document(name: str, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+    """A terms document the credentials reference with its SHA-256 (byte for byte)."""
+    directory = (runtime.settings.participant_config_path.parent / "terms").resolve()
+    path = (directory / name).resolve()
+    if not _TERMS_NAME.fullmatch(name) or path.parent != directory or not path.is_file():
+        raise NotFound(f"no terms document {name!r}", reason="unknown_document")
+    return Response(path.read_bytes(), media_type=_TERMS_TYPES[name.rsplit(".", 1)[1]])
 
 
 @router.get("/{sd_id}")

@@ -197,3 +197,24 @@ def test_issue_refuses_undefined_terms_and_foreign_issuer(client: TestClient) ->
     response = client.post("/vc-api/credentials/issue", json={"credential": foreign}, headers=MGMT)
     assert response.status_code == 400
     assert response.json()["reason"] == "issuer_mismatch"
+
+
+def test_terms_documents_match_their_hashes(client: TestClient) -> None:
+    import hashlib
+
+    text = json.dumps(
+        [
+            client.get(f"/self-descriptions/{sd_id}").json()
+            for sd_id in ("service-offering", "dataset-industrie-co2")
+        ]
+    )
+    served = 0
+    for name in ("nutzungsbedingungen-1.0.md", "datennutzung-1.0.md"):
+        response = client.get(f"/self-descriptions/terms/{name}")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/markdown")
+        assert hashlib.sha256(response.content).hexdigest() in text
+        served += 1
+    assert served == 2
+    for bad in ("../hagen.toml", "..%2Fhagen.toml", "missing.md", "hagen.toml"):
+        assert client.get(f"/self-descriptions/terms/{bad}").status_code == 404
