@@ -98,6 +98,11 @@ def serve(
         f"({application.state.runtime.did})",
         err=True,
     )
+    if settings.management_api_key is None:
+        typer.echo(
+            f"Management-API-Schlüssel / management API key: {settings.data_dir}/management-api-key",
+            err=True,
+        )
     uvicorn.run(
         application,
         host=settings.host,
