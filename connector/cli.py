@@ -100,7 +100,7 @@ def serve(
     )
     if settings.management_api_key is None:
         typer.echo(
-            f"Management-API-Schlüssel / management API key: {settings.data_dir}/management-api-key",
+            f"Management-API-Schlüssel / management API key: {settings.data_dir / 'management-api-key'}",
             err=True,
         )
     uvicorn.run(
