@@ -99,10 +99,8 @@ def serve(
         err=True,
     )
     if settings.management_api_key is None:
-        typer.echo(
-            f"Management-API-Schlüssel / management API key: {settings.data_dir / 'management-api-key'}",
-            err=True,
-        )
+        key_file = settings.data_dir / "management-api-key"
+        typer.echo(f"Management-API-Schlüssel / management API key: {key_file}", err=True)
     uvicorn.run(
         application,
         host=settings.host,
