@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI
 
 from connector import __version__
+from connector.audit.vocabulary import EventType
 from connector.bootstrap import initialise
 from connector.clock import Clock, SystemClock
 from connector.credentials.did_resolver import DidResolver
@@ -20,10 +21,12 @@ from connector.credentials.shacl import project_shapes
 from connector.identity.api_keys import ensure_dev_key
 from connector.identity.did_fetcher import HttpDidFetcher
 from connector.settings import Settings
+from connector.stores.audit_store import SqlAuditStore, checkpoint_signer
 from connector.stores.database import create_db_engine, migrate
 from connector.stores.sd_files import SelfDescriptionFolder
-from connector.stores.sd_publisher import is_current, publish
+from connector.stores.sd_publisher import config_digest, is_current, publish
 from connector.web import audit, did, health, problems, self_descriptions, vc_api
+from connector.web.identity import build_identity, credential_service_url
 from connector.web.limits import BodySizeLimit
 from connector.web.runtime import Runtime
 
@@ -39,7 +42,11 @@ def _api_key(settings: Settings, name: str) -> str:
 
 
 def _publish_self_descriptions(
-    settings: Settings, clock: Clock, keyset: KeySet, loader: PinnedLoader
+    settings: Settings,
+    clock: Clock,
+    keyset: KeySet,
+    loader: PinnedLoader,
+    audit: SqlAuditStore,
 ) -> SelfDescriptionFolder:
     """Keep ``<data dir>/self-descriptions`` signed by our keys for the configured participant."""
     folder = SelfDescriptionFolder(settings.data_dir / "self-descriptions")
@@ -53,6 +60,16 @@ def _publish_self_descriptions(
             config, folder, keyset=keyset, base_url=settings.base_url, loader=loader, now=now
         )
         log.info("self_descriptions_published", count=len(published.signed.credentials))
+        audit.record(
+            EventType.CREDENTIAL_CHANGED,
+            actor=keyset.did,
+            details={
+                "credential": "self-descriptions",
+                "change": "published",
+                "count": len(published.signed.credentials),
+                "config_sha256": config_digest(config),
+            },
+        )
     return folder
 
 
@@ -67,10 +84,17 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
             "id": f"{init.did}#dsp",
             "type": "DataService",
             "serviceEndpoint": settings.base_url + "/.well-known/dspace-version",
-        }
+        },
+        {
+            "id": f"{init.did}#credential-service",
+            "type": "CredentialService",
+            "serviceEndpoint": credential_service_url(settings),
+        },
     ]
     did_document = build_did_document(init.keyset, services=services, x5u=x5u)
+    did_document["capabilityInvocation"] = list(did_document["authentication"])
     loader = default_loader()
+    audit = SqlAuditStore(engine, clock, checkpoint_signer(init.keyset))
     networks = [n for n in settings.allow_private_addresses if _is_network(n)]
     fetcher = HttpDidFetcher(
         allow_insecure=settings.allow_insecure_did_web,
@@ -84,6 +108,7 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
         ttl_seconds=settings.did_cache_ttl_seconds,
         pinned=[did_document],
     )
+    identity = build_identity(settings, clock, engine, init.keyset, resolver)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -94,9 +119,13 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
         did_document=did_document,
         resolver=resolver,
         loader=loader,
-        sd_folder=_publish_self_descriptions(settings, clock, init.keyset, loader),
+        sd_folder=_publish_self_descriptions(settings, clock, init.keyset, loader, audit),
+        authenticator=identity.authenticator,
+        token_source=identity.token_source,
+        participant_facts=identity.participant_facts,
         shapes=project_shapes(),
         fetcher=fetcher,
+        audit=audit,
     )
 
 

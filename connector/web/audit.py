@@ -23,16 +23,14 @@ from connector.web.security import require_auditor_key
 
 router = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[Depends(require_auditor_key)])
 
-STORE_KEY = "audit_store"
-
 
 def get_audit_store(runtime: Annotated[Runtime, Depends(get_runtime)]) -> SqlAuditStore:
-    """The runtime's audit store (``runtime.extras["audit_store"]``, created on first use)."""
-    store = runtime.extras.get(STORE_KEY)
-    if not isinstance(store, SqlAuditStore):
-        store = SqlAuditStore(runtime.engine, runtime.clock, checkpoint_signer(runtime.keyset))
-        runtime.extras[STORE_KEY] = store
-    return store
+    """The runtime's audit store (built by the app factory)."""
+    if runtime.audit is None:
+        runtime.audit = SqlAuditStore(
+            runtime.engine, runtime.clock, checkpoint_signer(runtime.keyset)
+        )
+    return runtime.audit
 
 
 Store = Annotated[SqlAuditStore, Depends(get_audit_store)]

@@ -11,6 +11,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from connector.clock import Clock
+from connector.controlplane.ports import Authenticator, ParticipantFacts, TokenSource
 from connector.credentials.did_resolver import DidResolver
 from connector.credentials.jsonld import PinnedLoader
 from connector.credentials.keys import KeySet
@@ -19,6 +20,7 @@ from connector.credentials.verifier import Verifier
 from connector.errors import Invalid
 from connector.identity.did_fetcher import HttpDidFetcher
 from connector.settings import Settings
+from connector.stores.audit_store import SqlAuditStore
 from connector.stores.sd_files import SelfDescriptionFolder
 
 
@@ -34,6 +36,14 @@ class Runtime:
     resolver: DidResolver
     loader: PinnedLoader
     sd_folder: SelfDescriptionFolder
+    authenticator: Authenticator
+    """Verifies the self-issued ID token of an incoming DSP / DCP request."""
+    token_source: TokenSource
+    """``Authorization`` values for outgoing DSP requests."""
+    participant_facts: ParticipantFacts
+    """Trust list and verified credentials of a caller, for policy evaluation."""
+    audit: SqlAuditStore | None = None
+    """The tamper-evident audit trail (always set by the app factory)."""
     shapes: Shapes | None = None
     fetcher: HttpDidFetcher | None = None
     extras: dict[str, Any] = field(default_factory=dict)

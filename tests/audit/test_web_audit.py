@@ -27,7 +27,8 @@ A, B = "did:web:a.example", "did:web:b.example"
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     clock = FixedClock("2026-02-01T10:00:00Z")
-    runtime = build_runtime(make_settings(tmp_path), clock)
+    settings = make_settings(tmp_path, participant_config=tmp_path / "no-self-descriptions.toml")
+    runtime = build_runtime(settings, clock)
     app = FastAPI()
     problems.install(app)
     app.state.runtime = runtime

@@ -53,3 +53,17 @@ def test_oversized_body_is_refused_before_parsing(client: TestClient) -> None:
     response = client.post("/healthz", content=b"x" * 5000)
     assert response.status_code == 413
     assert response.json()["reason"] == "too_large"
+
+
+def test_refused_api_key_is_audited_without_the_key(client: TestClient) -> None:
+    from connector.audit.query import AuditQuery
+    from connector.audit.vocabulary import EventType
+
+    secret = "guess-0123456789-secret"
+    response = client.get("/api/audit/events", headers={"X-Api-Key": secret})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "authentication failed"
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    events = runtime.audit.query(AuditQuery(type=EventType.AUTH_FAILED), after=0, limit=10)
+    assert events, "the refusal must be in the audit trail"
+    assert secret not in repr(events)
