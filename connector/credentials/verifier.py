@@ -17,6 +17,7 @@ Each check raises :class:`VerificationFailed` with a precise ``reason``: structu
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -107,6 +108,9 @@ class Verifier:
     supporting: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     """Other credentials whose subjects shapes may refer to (e.g. the issuer's LegalPerson)."""
     _support: list[tuple[str | None, list[Any]]] | None = field(default=None, repr=False)
+    _status_cache: dict[str, tuple[str, Mapping[str, Any]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def _supporting_for(self, document: Mapping[str, Any]) -> Supporting:
         """The supporting credentials' statements, except those of ``document`` itself (its
@@ -347,17 +351,25 @@ class Verifier:
             raise VerificationFailed("malformed validity date", reason="bad_date") from exc
 
     def _verified_status_list(self, url: str) -> Mapping[str, Any]:
+        """The status list at ``url``, verified (once per verifier for the same content)."""
         raw = self.status_lookup(url) if self.status_lookup else None
         if raw is None:
             raise VerificationFailed(
                 f"status list {url} unavailable", reason="status_list_unavailable"
             )
+        fingerprint = raw if isinstance(raw, str) else json.dumps(raw, sort_keys=True)
+        cached = self._status_cache.get(url)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
         inner = Verifier(
             resolver=self.resolver, loader=self.loader, clock=self.clock, limits=self.limits
         )
         if isinstance(raw, str):
-            return inner._verify_jwt(raw, audience=None, nonce=None).document
-        return inner._verify_jsonld_credential(raw).document
+            document = inner._verify_jwt(raw, audience=None, nonce=None).document
+        else:
+            document = inner._verify_jsonld_credential(raw).document
+        self._status_cache[url] = (fingerprint, document)
+        return document
 
 
 def _peek_header(token: str) -> dict[str, Any]:
