@@ -113,14 +113,18 @@ def serve(
 
 def _register_subcommands() -> None:
     from connector.cli_audit import audit_app
+    from connector.cli_credential import credential_app
     from connector.cli_demo import demo
     from connector.cli_policy import policy_app
+    from connector.cli_pull import pull
     from connector.cli_sd import sd_app
 
     app.add_typer(sd_app, name="sd")
     app.add_typer(policy_app, name="policy")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(credential_app, name="credential")
     app.command("demo")(demo)
+    app.command("pull")(pull)
 
 
 _register_subcommands()

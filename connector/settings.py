@@ -57,12 +57,25 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     rsa_key: bool = False
+    audit_checkpoint_interval_seconds: int = Field(default=3600, ge=0)
+    """Sign an audit checkpoint this often when the chain moved (0: only every 1,000 entries)."""
+    audit_retention: CommaList = Field(default_factory=list)
+    """Per event type, days after which an entry's content is removed (``data.accessed=90``)."""
+    audit_delete_after_days: int | None = Field(default=None, ge=1)
+    """Delete whole audit entries older than this (a signed "pruned up to N" checkpoint stays)."""
+    data_token_ttl_seconds: int = Field(default=300, ge=10, le=86_400)
+    """Lifetime of a pull token (renewable while the transfer is STARTED)."""
+    upstream_secrets_dir: Path | None = None
+    """Files named in HTTP source headers as ``{{secret:NAME}}`` (default: <data dir>/secrets)."""
+    upstream_max_bytes: int | None = Field(default=None, ge=1)
+    """Largest HTTP upstream answer streamed through (None: no limit)."""
     log_level: str = "info"
 
     @field_validator(
         "trusted_participants",
         "trusted_issuers",
         "allow_private_addresses",
+        "audit_retention",
         "source_dirs",
         mode="before",
     )

@@ -13,8 +13,14 @@ Nothing here does I/O; the composition root (``connector.web.app``) wires implem
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from connector.model.contract import Agreement
+from connector.model.dataset import Dataset
+from connector.model.negotiation import Negotiation
+from connector.model.transfer import DataAddress, Transfer
 
 
 @dataclass(frozen=True)
@@ -93,3 +99,77 @@ class OutboundHttp(Protocol):
         ...
 
     def get_json(self, url: str, *, headers: Mapping[str, str]) -> HttpResult: ...
+
+
+# --- Added for the control plane (issue 4) -----------------------------------------------------
+
+
+class DataAddressIssuer(Protocol):
+    """The data plane's side of a transfer (implemented in ``connector.dataplane``).
+
+    The provider's control plane calls :meth:`issue` when it starts (or resumes) a transfer:
+    for ``HttpData-PULL`` the answer is the endpoint and access token the consumer pulls from;
+    for ``HttpData-PUSH`` the data plane starts pushing to ``transfer.data_address`` and may
+    answer ``None``. :meth:`revoke` is called on suspension, completion and termination.
+    """
+
+    def issue(
+        self, transfer: Transfer, agreement: Agreement, dataset: Dataset
+    ) -> DataAddress | None:
+        """Open the data flow of ``transfer``; raises a ``ConnectorError`` if it cannot."""
+        ...
+
+    def revoke(self, transfer_id: str) -> None:
+        """Close the data flow of ``transfer_id`` (idempotent)."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A DSP message decided in a transaction and delivered afterwards by the runner."""
+
+    process_kind: str
+    """``negotiation`` or ``transfer``."""
+    process_id: str
+    """This side's pid of the process the message belongs to."""
+    event: str
+    """The state-machine event (a ``NegotiationEvent``/``TransferEvent`` value)."""
+    url: str
+    audience: str
+    """The counterparty's DID (the audience of the token)."""
+    body: Mapping[str, Any]
+    id: int | None = None
+    attempts: int = 0
+
+
+class StoreTx(Protocol):
+    """One database transaction of the control plane (rows read here are locked for update)."""
+
+    def negotiation(self, pid: str) -> Negotiation | None: ...
+    def negotiation_requested_by(
+        self, counterparty_id: str, consumer_pid: str
+    ) -> Negotiation | None:
+        """The provider negotiation a consumer started with ``consumer_pid`` (replay check)."""
+        ...
+
+    def save_negotiation(self, process: Negotiation) -> None: ...
+    def transfer(self, pid: str) -> Transfer | None: ...
+    def transfer_by_consumer_pid(
+        self, counterparty_id: str, consumer_pid: str
+    ) -> Transfer | None: ...
+    def save_transfer(self, process: Transfer) -> None: ...
+    def agreement(self, agreement_id: str) -> Agreement | None: ...
+    def save_agreement(self, agreement: Agreement, *, negotiation_id: str) -> None: ...
+    def dataset(self, dataset_id: str) -> Dataset | None: ...
+    def enqueue(self, message: OutboxMessage) -> None:
+        """Queue ``message`` (replacing any queued message of the same process)."""
+        ...
+
+    def outbox_row(self, message_id: int) -> OutboxMessage | None: ...
+    def outbox_done(self, message_id: int) -> None: ...
+
+
+class ControlPlaneStore(Protocol):
+    """Where negotiations, transfers, agreements and the outbox live."""
+
+    def transaction(self) -> AbstractContextManager[StoreTx]: ...

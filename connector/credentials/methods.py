@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
-Relationship = Literal["assertionMethod", "authentication"]
+Relationship = Literal["assertionMethod", "authentication", "capabilityInvocation"]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from connector.stores.dataplane_store import dataplane_tables
+from connector.stores.identity_schema import identity_tables
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -72,7 +75,55 @@ def _audit_trail(dialect: str) -> list[str]:
     ]
 
 
+def _control_plane(dialect: str) -> list[str]:
+    """Policies, datasets, negotiations, transfers, agreements and the outbox (issue 4)."""
+    doc = _json(dialect)
+    real = "DOUBLE PRECISION" if dialect == "postgresql" else "REAL"
+    identity = (
+        "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+        if dialect == "postgresql"
+        else "INTEGER PRIMARY KEY AUTOINCREMENT"
+    )
+    return [
+        "CREATE TABLE cp_policies ("
+        " id TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL, uid TEXT,"
+        f" created_at TEXT NOT NULL, body {doc} NOT NULL, PRIMARY KEY (id, version))",
+        "CREATE INDEX cp_policies_hash ON cp_policies (hash)",
+        "CREATE INDEX cp_policies_uid ON cp_policies (uid)",
+        "CREATE TABLE cp_datasets ("
+        " id TEXT PRIMARY KEY, access_hash TEXT, created_at TEXT NOT NULL,"
+        f" body {doc} NOT NULL)",
+        "CREATE TABLE cp_negotiations ("
+        " id TEXT PRIMARY KEY, role TEXT NOT NULL, state TEXT, counterparty_id TEXT NOT NULL,"
+        " consumer_pid TEXT, provider_pid TEXT, dataset_id TEXT NOT NULL,"
+        f" created_at TEXT NOT NULL, updated_at TEXT NOT NULL, body {doc} NOT NULL)",
+        "CREATE INDEX cp_negotiations_state ON cp_negotiations (state, role)",
+        "CREATE INDEX cp_negotiations_party ON cp_negotiations (counterparty_id)",
+        "CREATE TABLE cp_transfers ("
+        " id TEXT PRIMARY KEY, role TEXT NOT NULL, state TEXT, counterparty_id TEXT NOT NULL,"
+        " consumer_pid TEXT, provider_pid TEXT, agreement_id TEXT NOT NULL,"
+        f" created_at TEXT NOT NULL, updated_at TEXT NOT NULL, body {doc} NOT NULL)",
+        "CREATE UNIQUE INDEX cp_transfers_request ON cp_transfers"
+        " (role, counterparty_id, consumer_pid)",
+        "CREATE TABLE cp_agreements ("
+        " id TEXT PRIMARY KEY, negotiation_id TEXT NOT NULL, dataset_id TEXT NOT NULL,"
+        " assigner TEXT NOT NULL, assignee TEXT NOT NULL, created_at TEXT NOT NULL,"
+        f" body {doc} NOT NULL)",
+        "CREATE TABLE cp_outbox ("
+        f" id {identity}, process_kind TEXT NOT NULL, process_id TEXT NOT NULL,"
+        " event TEXT NOT NULL, url TEXT NOT NULL, audience TEXT NOT NULL,"
+        f" body {doc} NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+        f" next_attempt_at {real} NOT NULL, lease_owner TEXT, lease_until {real},"
+        " status TEXT NOT NULL DEFAULT 'pending', last_error TEXT)",
+        "CREATE INDEX cp_outbox_due ON cp_outbox (status, next_attempt_at)",
+        "CREATE INDEX cp_outbox_process ON cp_outbox (process_kind, process_id)",
+    ]
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial", _initial),
     Migration(2, "audit_trail", _audit_trail),
+    Migration(3, "identity", identity_tables),
+    Migration(4, "control_plane", _control_plane),
+    Migration(5, "data_plane", dataplane_tables),
 ]

@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI
 
 from connector import __version__
+from connector.audit.sink import NullAuditSink
 from connector.audit.vocabulary import EventType
 from connector.bootstrap import initialise
 from connector.clock import Clock, SystemClock
@@ -25,7 +26,14 @@ from connector.stores.audit_store import SqlAuditStore, checkpoint_signer
 from connector.stores.database import create_db_engine, migrate
 from connector.stores.sd_files import SelfDescriptionFolder
 from connector.stores.sd_publisher import config_digest, is_current, publish
-from connector.web import audit, did, health, problems, self_descriptions, vc_api
+from connector.web import audit, did, health, maintenance, problems, self_descriptions, vc_api
+from connector.web import data as data_routes
+from connector.web import dcp as dcp_routes
+from connector.web import dsp as dsp_routes
+from connector.web import management as management_routes
+from connector.web import trust as trust_routes
+from connector.web.controlplane import build_controlplane, load_demo_catalogue
+from connector.web.dataplane import build_dataplane
 from connector.web.identity import build_identity, credential_service_url
 from connector.web.limits import BodySizeLimit
 from connector.web.runtime import Runtime
@@ -108,8 +116,10 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
         ttl_seconds=settings.did_cache_ttl_seconds,
         pinned=[did_document],
     )
-    identity = build_identity(settings, clock, engine, init.keyset, resolver)
-    return Runtime(
+    identity = build_identity(
+        settings, clock, engine=engine, keyset=init.keyset, resolver=resolver, loader=loader
+    )
+    runtime = Runtime(
         settings=settings,
         clock=clock,
         engine=engine,
@@ -123,10 +133,13 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
         authenticator=identity.authenticator,
         token_source=identity.token_source,
         participant_facts=identity.participant_facts,
+        identity=identity,
         shapes=project_shapes(),
         fetcher=fetcher,
         audit=audit,
     )
+    identity.presentations.verifier = runtime.verifier
+    return runtime
 
 
 def _is_network(value: str) -> bool:
@@ -140,13 +153,39 @@ def _is_network(value: str) -> bool:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """Build the connector's ASGI app for ``settings``."""
     runtime = build_runtime(settings, clock or SystemClock())
+    dataplane = build_dataplane(
+        settings,
+        runtime.clock,
+        runtime.engine,
+        runtime.audit or NullAuditSink(runtime.clock),
+        controlplane=lambda: runtime.controlplane,
+        participant_facts=runtime.participant_facts,
+    )
+    runtime.extras["dataplane"] = dataplane
+    runtime.controlplane = build_controlplane(
+        settings,
+        runtime.clock,
+        runtime.engine,
+        own_did=runtime.did,
+        tokens=runtime.token_source,
+        issuer=dataplane.issuer,
+    )
+    load_demo_catalogue(runtime.controlplane, data_dir=settings.data_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        if runtime.controlplane is not None:
+            runtime.controlplane.runner.start()
+        async with maintenance.running(runtime.audit, settings):
+            yield
+        if runtime.controlplane is not None:
+            runtime.controlplane.close()
+        dataplane.close()
         runtime.engine.dispose()
         if runtime.fetcher is not None:
             runtime.fetcher.close()
+        if runtime.identity is not None:
+            runtime.identity.http.close()
 
     app = FastAPI(
         title="klimakommune-connector",
@@ -164,5 +203,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(self_descriptions.router)
     app.include_router(vc_api.router)
     app.include_router(audit.router)
+    dsp_routes.install(app, runtime)
+    app.include_router(management_routes.router)
+    app.include_router(data_routes.router)
+    app.include_router(dcp_routes.router)
+    app.include_router(trust_routes.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -22,6 +22,8 @@ from connector.identity.did_fetcher import HttpDidFetcher
 from connector.settings import Settings
 from connector.stores.audit_store import SqlAuditStore
 from connector.stores.sd_files import SelfDescriptionFolder
+from connector.web.controlplane import ControlPlane
+from connector.web.identity import Identity
 
 
 @dataclass
@@ -42,10 +44,14 @@ class Runtime:
     """``Authorization`` values for outgoing DSP requests."""
     participant_facts: ParticipantFacts
     """Trust list and verified credentials of a caller, for policy evaluation."""
+    identity: Identity | None = None
+    """Trust list, held credentials and our Credential Service (set by the app factory)."""
     audit: SqlAuditStore | None = None
     """The tamper-evident audit trail (always set by the app factory)."""
     shapes: Shapes | None = None
     fetcher: HttpDidFetcher | None = None
+    controlplane: ControlPlane | None = None
+    """Catalogue, negotiations, transfers and the outbox runner (set by the app factory)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

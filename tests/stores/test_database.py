@@ -35,11 +35,8 @@ def test_ping_fails_on_unmigrated_database(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_concurrent_migration_is_safe(postgres_url: str) -> None:
-    engines = [create_db_engine(postgres_url) for _ in range(4)]
-    with engines[0].begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS connector_meta"))
-        conn.execute(text("DROP TABLE IF EXISTS schema_migrations"))
+def test_postgres_concurrent_migration_is_safe(fresh_postgres_url: str) -> None:
+    engines = [create_db_engine(fresh_postgres_url) for _ in range(4)]
     results: list[list[str]] = []
     errors: list[BaseException] = []
 
@@ -50,12 +47,14 @@ def test_postgres_concurrent_migration_is_safe(postgres_url: str) -> None:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert sorted(len(r) for r in results) == [0, 0, 0, len(MIGRATIONS)]
-    ping(engines[0])
-    for engine in engines:
-        engine.dispose()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert sorted(len(r) for r in results) == [0, 0, 0, len(MIGRATIONS)]
+        ping(engines[0])
+    finally:
+        for engine in engines:
+            engine.dispose()

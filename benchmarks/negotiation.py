@@ -1,0 +1,171 @@
+"""Negotiation and transfer latency between two local connector processes, and throughput.
+
+Run: ``.venv/bin/python benchmarks/negotiation.py [--count 200]``. Starts a provider and a
+consumer (uvicorn on loopback ports, SQLite each) and prints
+
+* p50/p95 of request → FINALIZED (consumer ``POST /negotiations`` until the consumer's
+  management API reports FINALIZED; polled every 0.5 ms), one negotiation at a time;
+* p50/p95 of transfer request → STARTED, the same way;
+* sustained negotiations/s: ``--parallel`` negotiations in flight until ``--count`` are done.
+
+Targets (issue 4): p50 <= 50 ms for the whole negotiation; >= 100 negotiations/s on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dsp_processes import Connector, postgres_schemas, two_connectors
+
+POLICY = {
+    "@context": "http://www.w3.org/ns/odrl.jsonld",
+    "@type": "Set",
+    "uid": "https://example.org/policies/bench",
+    "permission": [{"action": "use"}],
+}
+
+
+def _wait(consumer: Connector, path: str, states: set[str], poll: float = 0.0005) -> dict[str, Any]:
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline:
+        body: dict[str, Any] = consumer.mgmt("GET", path).json()
+        if body.get("state") in states:
+            return body
+        time.sleep(poll)
+    raise RuntimeError(f"{path} did not reach {states}")
+
+
+def _negotiate(
+    consumer: Connector, provider: Connector, offer: dict[str, Any], poll: float = 0.0005
+) -> tuple[float, str]:
+    start = time.perf_counter()
+    answer = consumer.mgmt(
+        "POST",
+        "/negotiations",
+        {
+            "counterPartyAddress": provider.url + "/api/dsp",
+            "counterPartyId": provider.did,
+            "offer": offer,
+        },
+    ).json()
+    done = _wait(consumer, f"/negotiations/{answer['id']}", {"FINALIZED", "TERMINATED"}, poll)
+    if done["state"] != "FINALIZED":
+        raise RuntimeError(f"negotiation ended {done['state']}")
+    return time.perf_counter() - start, str(done["agreementId"])
+
+
+def _transfer(consumer: Connector, provider: Connector, agreement: str) -> float:
+    start = time.perf_counter()
+    answer = consumer.mgmt(
+        "POST",
+        "/transfers",
+        {
+            "counterPartyAddress": provider.url + "/api/dsp",
+            "counterPartyId": provider.did,
+            "agreementId": agreement,
+            "format": "HttpData-PULL",
+        },
+    ).json()
+    _wait(consumer, f"/transfers/{answer['id']}", {"STARTED"})
+    return time.perf_counter() - start
+
+
+def _ms(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--parallel", type=int, default=16)
+    parser.add_argument(
+        "--sequential", type=int, default=None, help="sequential runs (default: count)"
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="use CONNECTOR_TEST_POSTGRES_URL (two schemas)"
+    )
+    args = parser.parse_args()
+    if args.postgres:
+        with postgres_schemas(os.environ["CONNECTOR_TEST_POSTGRES_URL"]) as urls:
+            run(args, urls)
+    else:
+        run(args, None)
+
+
+def run(args: argparse.Namespace, urls: tuple[str, str] | None) -> None:
+    """Measure with SQLite (``urls`` None) or the two PostgreSQL URLs."""
+    with two_connectors(urls) as (provider, consumer):
+        provider.mgmt(
+            "POST",
+            "/datasets",
+            {
+                "id": "bench",
+                "title": "Benchmark",
+                "policy": POLICY,
+                "source": {"type": "http", "url": "https://example.org/x.csv"},
+                "negotiation": "auto",
+                "transfer": "auto",
+            },
+        )
+        catalog = consumer.mgmt(
+            "POST",
+            "/catalog/request",
+            {"counterPartyAddress": provider.url + "/api/dsp", "counterPartyId": provider.did},
+        ).json()
+        offer = {**catalog["dataset"][0]["hasPolicy"][0], "target": "bench"}
+        for _ in range(5):  # warm-up (DID resolution, connection pools)
+            _negotiate(consumer, provider, offer)
+        negotiations: list[float] = []
+        transfers: list[float] = []
+        for _ in range(args.count if args.sequential is None else args.sequential):
+            elapsed, agreement = _negotiate(consumer, provider, offer)
+            negotiations.append(elapsed)
+            transfers.append(_transfer(consumer, provider, agreement))
+        print(
+            f"negotiation request -> FINALIZED: p50 {_ms(negotiations, 0.5):.1f} ms, "
+            f"p95 {_ms(negotiations, 0.95):.1f} ms (n={len(negotiations)})"
+        )
+        print(
+            f"transfer request -> STARTED:      p50 {_ms(transfers, 0.5):.1f} ms, "
+            f"p95 {_ms(transfers, 0.95):.1f} ms"
+        )
+        # throughput: start --count negotiations from --parallel threads, then poll the
+        # number of FINALIZED ones every 50 ms (per-process polling would steal server CPU)
+        before = len(consumer.mgmt("GET", "/negotiations?state=FINALIZED&limit=1000").json())
+        body = {
+            "counterPartyAddress": provider.url + "/api/dsp",
+            "counterPartyId": provider.did,
+            "offer": offer,
+        }
+        start = time.perf_counter()
+        with ThreadPoolExecutor(args.parallel) as pool:
+            list(
+                pool.map(lambda _: consumer.mgmt("POST", "/negotiations", body), range(args.count))
+            )
+        while True:
+            done = consumer.mgmt("GET", "/negotiations?state=FINALIZED&limit=1000").json()
+            if len(done) - before >= args.count:
+                break
+            if time.perf_counter() - start > 300:
+                raise RuntimeError("negotiations did not finish")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - start
+        print(
+            f"sustained: {args.count / elapsed:.0f} negotiations/s "
+            f"({args.count} started from {args.parallel} threads; median single "
+            f"{statistics.median(negotiations) * 1000:.1f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()

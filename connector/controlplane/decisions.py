@@ -1,0 +1,110 @@
+"""Policy decisions about a participant: catalogue visibility and contract eligibility.
+
+The facts about a caller (:class:`~connector.controlplane.ports.Facts`) become the policy
+engine's state of the world. A credential's type and issuer are *one* fact: the policy is
+evaluated once per credential (type and issuer of that credential only), and once without
+credentials; it permits if one of these evaluations permits. A participant that holds a
+verified credential, or is on the trust list, counts as a member (``odrl:partOf``) of the
+federation party collection :data:`FEDERATION`.
+
+Contract eligibility assumes the contract's duties will be performed (they are what the
+consumer agrees to): duties are recorded as fulfilled for that evaluation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from connector.controlplane.policies import PolicyVersion, compiled
+from connector.controlplane.ports import CredentialFact, Facts
+from connector.policy import (
+    CompiledPolicy,
+    DutyRecord,
+    EvaluationRequest,
+    StateOfTheWorld,
+    decide,
+    evaluate,
+    explain,
+)
+from connector.policy.terms import IRI, KK, ODRL, REPORT, Node, Term
+
+FEDERATION = "https://w3id.org/klimakommune/federation"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A yes/no with the explanation in English (for a termination reason)."""
+
+    permitted: bool
+    explanation: str = ""
+
+
+def _worlds(facts: Facts, now: dt.datetime) -> list[StateOfTheWorld]:
+    party = IRI(facts.did)
+    plain_groups = frozenset({IRI(FEDERATION)}) if facts.trusted else frozenset()
+    worlds = [StateOfTheWorld(now=now, part_of={party: plain_groups})]
+    for credential in facts.credentials:
+        worlds.append(_credential_world(party, credential, now))
+    return worlds
+
+
+def _credential_world(party: IRI, credential: CredentialFact, now: dt.datetime) -> StateOfTheWorld:
+    types: tuple[Term, ...] = tuple(IRI(t if ":" in t else str(KK[t])) for t in credential.types)
+    facts: dict[Node, Mapping[IRI, tuple[Term, ...]]] = {
+        party: {
+            KK.membershipCredentialType: types,
+            KK.membershipCredentialIssuer: (IRI(credential.issuer),),
+        }
+    }
+    return StateOfTheWorld(now=now, facts=facts, part_of={party: frozenset({IRI(FEDERATION)})})
+
+
+def _request(facts: Facts, target: str, action: str) -> EvaluationRequest:
+    return EvaluationRequest(ODRL[action], IRI(facts.did), IRI(target))
+
+
+def _with_duties_done(
+    policy: CompiledPolicy, req: EvaluationRequest, world: StateOfTheWorld
+) -> StateOfTheWorld:
+    report = evaluate(policy, req, world)
+    records = tuple(
+        DutyRecord(c.rule, REPORT.Performed, REPORT.Fulfilled)
+        for r in report.rules
+        for c in r.conditions
+    )
+    if not records:
+        return world
+    return StateOfTheWorld(
+        now=world.now,
+        part_of=world.part_of,
+        facts=world.facts,
+        duty_records=records,
+    )
+
+
+def may_see(version: PolicyVersion, facts: Facts, target: str, now: dt.datetime) -> bool:
+    """Whether the access policy lets ``facts.did`` see ``target`` in the catalogue."""
+    policy = compiled(version)
+    for world in _worlds(facts, now):
+        req = _request(facts, target, "use")
+        if decide(policy, req, world) or decide(policy, req, _with_duties_done(policy, req, world)):
+            return True
+    return False
+
+
+def contract_decision(
+    version: PolicyVersion, facts: Facts, target: str, now: dt.datetime
+) -> Decision:
+    """Whether ``facts.did`` may get a contract on ``target`` under this policy version."""
+    policy = compiled(version)
+    last_report = None
+    for plain in _worlds(facts, now):
+        req = _request(facts, target, "use")
+        report = evaluate(policy, req, _with_duties_done(policy, req, plain))
+        if report.permitted:
+            return Decision(True)
+        last_report = report
+    text = explain(last_report, "en") if last_report is not None else "not permitted"
+    return Decision(False, text)

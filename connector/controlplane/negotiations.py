@@ -1,0 +1,440 @@
+"""Contract negotiation use cases, in both roles: DSP messages received, operator actions,
+acknowledgements from the runner.
+
+Every use case runs in one store transaction: read (and lock) the process, move it with the
+entity's transition rules (a refusal is a ``Conflict`` and nothing is written), save it, and
+queue the message the move implies. The protocol state changes only when the counterpart
+acknowledges a message (:meth:`Negotiations.acknowledged`).
+
+Automation: a provider's dataset in ``auto`` mode agrees to a request the contract policy
+permits for the requester and terminates (with the explanation) one it does not; in
+``manual`` mode an operator acts. The consumer verifies an agreement automatically; the
+provider finalizes a verified agreement automatically.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from connector.clock import Clock
+from connector.controlplane.decisions import Decision, contract_decision
+from connector.controlplane.outbound import negotiation_message
+from connector.controlplane.policies import PolicyVersion
+from connector.controlplane.ports import Caller, ControlPlaneStore, Facts, StoreTx
+from connector.dsp import negotiation as wn
+from connector.dsp import policy as wp
+from connector.dsp.conversion import agreement_from_wire, catalog_offer, offer_from_wire
+from connector.errors import Conflict, Invalid, NotFound
+from connector.model.contract import Agreement, Offer
+from connector.model.dataset import Dataset, Mode
+from connector.model.negotiation import Negotiation, NegotiationEvent, NegotiationState
+from connector.model.process import Role
+
+FactsSource = Callable[[], Facts]
+
+
+class PolicyLookup(Protocol):
+    def policy_by_hash(self, digest: str) -> PolicyVersion | None: ...
+    def dataset(self, dataset_id: str) -> Dataset | None: ...
+
+
+def new_pid() -> str:
+    """A fresh process or agreement id."""
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def offer_rules_equal(published: Offer, received: wp.Offer) -> bool:
+    """Whether a received offer states exactly the rules of the published one."""
+    return (
+        catalog_offer(published).rules()
+        == wp.Offer.model_validate({"@id": received.id, **received.rules()}).rules()
+    )
+
+
+class Negotiations:
+    """The negotiation use cases of one participant."""
+
+    def __init__(
+        self,
+        store: ControlPlaneStore,
+        clock: Clock,
+        policies: PolicyLookup,
+        *,
+        own_did: str,
+        callback_url: str,
+        ids: Callable[[], str] = new_pid,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._policies = policies
+        self.own_did = own_did
+        self.callback_url = callback_url
+        self._ids = ids
+
+    # helpers -----------------------------------------------------------------------------------
+
+    def _send(
+        self,
+        tx: StoreTx,
+        n: Negotiation,
+        event: NegotiationEvent,
+        *,
+        reason: str | None = None,
+        **kwargs: Any,
+    ) -> Negotiation:
+        moved = n.send(event, **kwargs)
+        tx.enqueue(negotiation_message(moved, event, callback_url=self.callback_url, reason=reason))
+        return moved
+
+    def _save(self, tx: StoreTx, n: Negotiation) -> None:
+        tx.save_negotiation(n)
+        if n.state is NegotiationState.FINALIZED and n.agreement is not None:
+            tx.save_agreement(n.agreement, negotiation_id=n.id)
+
+    def _owned(self, tx: StoreTx, pid: str, caller: Caller) -> Negotiation:
+        n = tx.negotiation(pid)
+        if n is None or n.counterparty_id != caller.did:
+            raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
+        return n
+
+    def _pids(self, n: Negotiation, consumer_pid: str, provider_pid: str) -> str:
+        """Check the message's ids against ``n``; returns the counterpart's pid."""
+        own, other = (
+            (consumer_pid, provider_pid)
+            if n.role is Role.CONSUMER
+            else (provider_pid, consumer_pid)
+        )
+        if own != n.id:
+            raise Invalid("the message names another process", reason="pid_mismatch")
+        if n.counterpart_pid is not None and other != n.counterpart_pid:
+            raise Invalid("the message names another process", reason="pid_mismatch")
+        return other
+
+    def _agreement(self, n: Negotiation) -> Agreement:
+        if n.offer is None:
+            raise Conflict("the negotiation has no offer", reason="no_offer")
+        return Agreement(
+            id=self._ids(),
+            target=n.dataset_id,
+            assigner=self.own_did,
+            assignee=n.counterparty_id,
+            timestamp=self._clock.now(),
+            policy=n.offer.policy,
+            offer_id=n.offer.id,
+            policy_id=n.offer.policy_id,
+            policy_hash=n.offer.policy_hash,
+        )
+
+    def _predecide(
+        self, caller: Caller, dataset_id: str | None, offer_id: str, facts: FactsSource
+    ) -> Decision | None:
+        """The auto-mode decision, taken *before* the transaction (``facts`` may do I/O):
+        ``None`` when the dataset is decided manually or the offer is unknown."""
+        dataset = self._policies.dataset(dataset_id) if dataset_id else None
+        if dataset is None or dataset.negotiation is not Mode.AUTO:
+            return None
+        offer = dataset.offer(offer_id)
+        if offer is None:
+            return None
+        version = self._policies.policy_by_hash(offer.policy_hash) if offer.policy_hash else None
+        if version is None:
+            return Decision(False, "the offer's policy is not available")
+        now = self._clock.now()
+        quick = contract_decision(version, Facts(caller.did, trusted=False), dataset.id, now)
+        if quick.permitted:
+            return quick
+        return contract_decision(version, facts(), dataset.id, now)
+
+    def _decide(self, tx: StoreTx, n: Negotiation, decision: Decision | None) -> Negotiation:
+        """Provider automation after a request or an acceptance (auto mode only)."""
+        if decision is None or n.offer is None:
+            return n
+        if not decision.permitted:
+            return self._send(
+                tx, n, NegotiationEvent.TERMINATE, reason=decision.explanation or "not permitted"
+            )
+        return self._send(tx, n, NegotiationEvent.AGREE, agreement=self._agreement(n))
+
+    def _published(
+        self, tx: StoreTx, offer: wp.Offer, dataset_id: str | None
+    ) -> tuple[Dataset, Offer]:
+        target = offer.target or dataset_id
+        dataset = tx.dataset(target) if target else None
+        published = dataset.offer(offer.id) if dataset is not None else None
+        if dataset is None or published is None:
+            raise Invalid(f"offer {offer.id} is not offered", reason="unknown_offer")
+        if dataset_id is not None and dataset.id != dataset_id:
+            raise Invalid("the offer is for another dataset", reason="offer_modified")
+        if not offer_rules_equal(published, offer):
+            raise Invalid("the offer differs from the published offer", reason="offer_modified")
+        return dataset, published
+
+    # provider: DSP messages --------------------------------------------------------------------
+
+    def requested(
+        self,
+        caller: Caller,
+        msg: wn.ContractRequestMessage,
+        facts: FactsSource,
+        *,
+        visible: Callable[[Dataset], bool],
+        pid: str | None = None,
+    ) -> Negotiation:
+        """A ``ContractRequestMessage``: initial (``pid`` None) or a counter-request."""
+        target = msg.offer.target
+        if target is None and pid is not None:
+            with self._store.transaction() as tx:
+                known = tx.negotiation(pid)
+            target = None if known is None else known.dataset_id
+        listed = self._policies.dataset(target) if target else None
+        if pid is None and listed is not None and not visible(listed):
+            raise Invalid(f"offer {msg.offer.id} is not offered", reason="unknown_offer")
+        decision = self._predecide(caller, target, msg.offer.id, facts)
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            if pid is None:
+                if not msg.is_initial or msg.callback_address is None:
+                    raise Invalid(
+                        "an initial request needs a callbackAddress", reason="missing_field"
+                    )
+                if tx.negotiation_requested_by(caller.did, msg.consumer_pid) is not None:
+                    raise Invalid("this consumerPid is already in use", reason="replayed_message")
+                dataset, published = self._published(tx, msg.offer, None)
+                n = Negotiation.create(
+                    id=self._ids(),
+                    role=Role.PROVIDER,
+                    counterparty_id=caller.did,
+                    counterparty_address=msg.callback_address,
+                    dataset_id=dataset.id,
+                    at=now,
+                    counterpart_pid=msg.consumer_pid,
+                )
+                n = n.receive(NegotiationEvent.REQUEST, at=now, offer=published)
+            else:
+                n = self._owned(tx, pid, caller)
+                other = self._pids(n, msg.consumer_pid, msg.provider_pid or "")
+                dataset, published = self._published(tx, msg.offer, n.dataset_id)
+                n = n.receive(
+                    NegotiationEvent.REQUEST, at=now, offer=published, counterpart_pid=other
+                )
+            n = self._decide(tx, n, decision)
+            self._save(tx, n)
+        return n
+
+    def event(
+        self, caller: Caller, pid: str, msg: wn.ContractNegotiationEventMessage, facts: FactsSource
+    ) -> Negotiation:
+        """``ACCEPTED`` (to a provider) or ``FINALIZED`` (to a consumer)."""
+        decision = None
+        if msg.event_type == "ACCEPTED":
+            with self._store.transaction() as tx:
+                known = tx.negotiation(pid)
+            if known is not None and known.offer is not None and known.role is Role.PROVIDER:
+                decision = self._predecide(caller, known.dataset_id, known.offer.id, facts)
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            n = self._owned(tx, pid, caller)
+            other = self._pids(n, msg.consumer_pid, msg.provider_pid)
+            if msg.event_type == "ACCEPTED":
+                n = n.receive(NegotiationEvent.ACCEPT, at=now, counterpart_pid=other)
+                n = self._decide(tx, n, decision)
+            else:
+                n = n.receive(NegotiationEvent.FINALIZE, at=now, counterpart_pid=other)
+            self._save(tx, n)
+        return n
+
+    def verified(
+        self, caller: Caller, pid: str, msg: wn.ContractAgreementVerificationMessage
+    ) -> Negotiation:
+        """The consumer verified the agreement: finalize it (always automatic)."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            n = self._owned(tx, pid, caller)
+            other = self._pids(n, msg.consumer_pid, msg.provider_pid)
+            n = n.receive(NegotiationEvent.VERIFY, at=now, counterpart_pid=other)
+            n = self._send(tx, n, NegotiationEvent.FINALIZE)
+            self._save(tx, n)
+        return n
+
+    def terminated(
+        self, caller: Caller, pid: str, msg: wn.ContractNegotiationTerminationMessage
+    ) -> Negotiation:
+        """The counterpart terminated the negotiation (a pending message of ours is dropped)."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            n = self._owned(tx, pid, caller)
+            other = self._pids(n, msg.consumer_pid, msg.provider_pid)
+            n = n.receive(NegotiationEvent.TERMINATE, at=now, counterpart_pid=other)
+            self._save(tx, n)
+        return n
+
+    # consumer: DSP messages --------------------------------------------------------------------
+
+    def offered(
+        self, caller: Caller, msg: wn.ContractOfferMessage, *, pid: str | None = None
+    ) -> Negotiation:
+        """A ``ContractOfferMessage``: initial (a provider starts) or a counter-offer."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            if pid is None:
+                if msg.callback_address is None:
+                    raise Invalid(
+                        "an initial offer needs a callbackAddress", reason="missing_field"
+                    )
+                offer = offer_from_wire(msg.offer)
+                n = Negotiation.create(
+                    id=self._ids(),
+                    role=Role.CONSUMER,
+                    counterparty_id=caller.did,
+                    counterparty_address=msg.callback_address,
+                    dataset_id=offer.target,
+                    at=now,
+                    counterpart_pid=msg.provider_pid,
+                )
+                n = n.receive(NegotiationEvent.OFFER, at=now, offer=offer)
+            else:
+                n = self._owned(tx, pid, caller)
+                other = self._pids(n, msg.consumer_pid or "", msg.provider_pid)
+                offer = offer_from_wire(msg.offer)
+                if offer.target != n.dataset_id:
+                    raise Invalid("the offer is for another dataset", reason="offer_modified")
+                n = n.receive(NegotiationEvent.OFFER, at=now, offer=offer, counterpart_pid=other)
+            self._save(tx, n)
+        return n
+
+    def agreed(self, caller: Caller, pid: str, msg: wn.ContractAgreementMessage) -> Negotiation:
+        """The provider's agreement: checked, then verified automatically."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            n = self._owned(tx, pid, caller)
+            other = self._pids(n, msg.consumer_pid, msg.provider_pid)
+            wire = msg.agreement
+            if wire.target != n.dataset_id or wire.assignee != self.own_did:
+                raise Invalid(
+                    "the agreement is not for this negotiation", reason="invalid_agreement"
+                )
+            if wire.assigner != caller.did:
+                raise Invalid(
+                    "the agreement's assigner is not the caller", reason="invalid_agreement"
+                )
+            agreement = agreement_from_wire(wire, offer_id=n.offer.id if n.offer else None)
+            n = n.receive(
+                NegotiationEvent.AGREE, at=now, agreement=agreement, counterpart_pid=other
+            )
+            n = self._send(tx, n, NegotiationEvent.VERIFY)
+            self._save(tx, n)
+        return n
+
+    # operator actions (management API) ---------------------------------------------------------
+
+    def start(
+        self, *, counterparty_address: str, counterparty_id: str, offer: Offer
+    ) -> Negotiation:
+        """Start a negotiation as consumer: the request waits in the outbox."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            n = Negotiation.create(
+                id=self._ids(),
+                role=Role.CONSUMER,
+                counterparty_id=counterparty_id,
+                counterparty_address=counterparty_address,
+                dataset_id=offer.target,
+                at=now,
+                offer=offer,
+            )
+            n = self._send(tx, n, NegotiationEvent.REQUEST, offer=offer)
+            self._save(tx, n)
+        return n
+
+    def act(
+        self, pid: str, action: str, *, offer: Offer | None = None, reason: str | None = None
+    ) -> Negotiation:
+        """An operator action: ``offer``, ``agree``, ``accept``, ``request``, ``terminate``.
+
+        ``Conflict`` when the action is not allowed in the current state or role."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            n = tx.negotiation(pid)
+            if n is None:
+                raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
+            n = self._action(tx, n, action, offer=offer, reason=reason, now=now)
+            self._save(tx, n)
+        return n
+
+    def _action(
+        self,
+        tx: StoreTx,
+        n: Negotiation,
+        action: str,
+        *,
+        offer: Offer | None,
+        reason: str | None,
+        now: Any,
+    ) -> Negotiation:
+        roles = {
+            "offer": Role.PROVIDER,
+            "agree": Role.PROVIDER,
+            "accept": Role.CONSUMER,
+            "request": Role.CONSUMER,
+        }
+        if action in roles and n.role is not roles[action]:
+            raise Conflict(
+                f"{action} is for the {roles[action].value.lower()}", reason="wrong_role"
+            )
+        if action == "terminate":
+            if n.state is None:
+                return n.abort(at=now)
+            return self._send(tx, n, NegotiationEvent.TERMINATE, reason=reason)
+        if action == "agree":
+            return self._send(tx, n, NegotiationEvent.AGREE, agreement=self._agreement(n))
+        if action == "accept":
+            return self._send(tx, n, NegotiationEvent.ACCEPT)
+        if offer is None:
+            raise Invalid("an offer is required", reason="missing_field", field="offer")
+        if offer.target != n.dataset_id:
+            raise Invalid("the offer is for another dataset", reason="invalid_offer")
+        event = NegotiationEvent.OFFER if action == "offer" else NegotiationEvent.REQUEST
+        if action == "offer":
+            offer = Offer(
+                offer.id,
+                offer.target,
+                offer.policy,
+                n.offer.policy_id if n.offer else None,
+                n.offer.policy_hash if n.offer else None,
+            )
+        return self._send(tx, n, event, offer=offer)
+
+    # runner ------------------------------------------------------------------------------------
+
+    def acknowledged(
+        self, message_id: int, event: str, pid: str, body: Mapping[str, Any] | None
+    ) -> None:
+        """The counterpart answered 2xx to an outbox message."""
+        now = self._clock.now()
+        counterpart: str | None = None
+        with self._store.transaction() as tx:
+            row = tx.outbox_row(message_id)
+            n = tx.negotiation(pid)
+            if row is None or n is None:
+                return
+            if isinstance(body, Mapping) and n.counterpart_pid is None:
+                key = "providerPid" if n.role is Role.CONSUMER else "consumerPid"
+                value = body.get(key)
+                counterpart = value if isinstance(value, str) and value else None
+            tx.outbox_done(message_id)
+            n = n.acknowledge(NegotiationEvent(event), at=now, counterpart_pid=counterpart)
+            self._save(tx, n)
+
+    def refused(self, message_id: int, pid: str) -> None:
+        """The message cannot be delivered (refused or out of retries): give it up."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            row = tx.outbox_row(message_id)
+            n = tx.negotiation(pid)
+            if row is None or n is None:
+                return
+            tx.outbox_done(message_id)
+            n = n.abort(at=now) if n.state is None else n.drop_pending()
+            self._save(tx, n)

@@ -1,0 +1,187 @@
+"""The outbox runner: delivers queued DSP messages, retries with exponential backoff.
+
+A message committed by this replica is leased to its runner in the same transaction and
+handed over by :meth:`Runner.accept` right after the commit, so it leaves within
+milliseconds of its decision without another database round trip; otherwise the runner sleeps
+on an event that :meth:`Runner.wake`/:meth:`Runner.accept` set; the timeout
+of that sleep is only the safety net for rows queued by another replica, retries that come
+due and leases left by a crashed replica. On start it simply leases what is due: after a crash
+nothing is lost (the decision and its message were committed together).
+
+Outcome of one delivery: 2xx → the process moves (acknowledgement); a transport failure, 5xx,
+408 or 429 → retry after ``base_delay * 2**attempts`` (capped), up to ``max_attempts``; any other
+answer (the counterpart refused the message) or running out of attempts → the message is given
+up (a never-acknowledged first message ends its process as TERMINATED; otherwise the state stays).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import structlog
+
+from connector.clock import Clock
+from connector.controlplane.ports import OutboundHttp, OutboxMessage, TokenSource
+from connector.errors import ConnectorError
+
+log = structlog.get_logger("connector.runner")
+
+_RETRYABLE = {408, 425, 429}
+
+
+class OutboxQueue(Protocol):
+    def lease(
+        self, owner: str, now: float, *, limit: int = ..., lease_seconds: float = ...
+    ) -> list[OutboxMessage]: ...
+    def retry(self, message_id: int, at: float, error: str) -> None: ...
+    def next_due(self) -> float | None: ...
+
+
+class ProcessHandler(Protocol):
+    def acknowledged(
+        self, message_id: int, event: str, pid: str, body: Mapping[str, Any] | None
+    ) -> None: ...
+    def refused(self, message_id: int, pid: str) -> None: ...
+
+
+class Runner:
+    """Delivers the outbox of one replica (``owner`` names it in row leases)."""
+
+    def __init__(
+        self,
+        outbox: OutboxQueue,
+        http: OutboundHttp,
+        tokens: TokenSource,
+        handlers: Mapping[str, ProcessHandler],
+        clock: Clock,
+        *,
+        owner: str,
+        max_attempts: int = 8,
+        base_delay: float = 0.2,
+        max_delay: float = 60.0,
+        idle_seconds: float = 2.0,
+        workers: int = 8,
+    ) -> None:
+        self._outbox = outbox
+        self._http = http
+        self._tokens = tokens
+        self._handlers = handlers
+        self._clock = clock
+        self.owner = owner
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.idle_seconds = idle_seconds
+        self._workers = workers
+        self._event = threading.Event()
+        self._ready: queue.SimpleQueue[OutboxMessage] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Look for due messages now."""
+        self._event.set()
+
+    def accept(self, messages: list[OutboxMessage]) -> None:
+        """Deliver messages just committed *and leased to this runner* (store listener)."""
+        for message in messages:
+            self._ready.put(message)
+        self._event.set()
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait before attempt number ``attempts + 1``."""
+        return float(min(self.max_delay, self.base_delay * (2**attempts)))
+
+    def deliver(self, message: OutboxMessage) -> None:
+        """Send one message and record the outcome."""
+        assert message.id is not None
+        handler = self._handlers[message.process_kind]
+        error: str
+        try:
+            headers = {"authorization": self._tokens.token_for(message.audience)}
+            result = self._http.post_json(message.url, message.body, headers=headers)
+        except ConnectorError as exc:
+            if exc.status < 500:
+                log.warning("outbox_refused_locally", url=message.url, reason=exc.reason)
+                handler.refused(message.id, message.process_id)
+                return
+            error = f"{exc.reason}: {exc.detail}"
+        else:
+            if 200 <= result.status < 300:
+                body = result.body if isinstance(result.body, Mapping) else None
+                handler.acknowledged(message.id, message.event, message.process_id, body)
+                return
+            if result.status < 500 and result.status not in _RETRYABLE:
+                log.info("outbox_refused", url=message.url, status=result.status, body=result.body)
+                handler.refused(message.id, message.process_id)
+                return
+            error = f"HTTP {result.status}"
+        if message.attempts + 1 >= self.max_attempts:
+            log.warning("outbox_gave_up", url=message.url, error=error)
+            handler.refused(message.id, message.process_id)
+            return
+        at = self._clock.now().timestamp() + self.backoff(message.attempts)
+        self._outbox.retry(message.id, at, error)
+
+    def _safe_deliver(self, message: OutboxMessage) -> None:
+        try:
+            self.deliver(message)
+        except Exception:  # a bug must not stop the runner; the lease expires, it is retried
+            log.exception("outbox_delivery_failed", url=message.url)
+
+    def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
+        """Lease what is due now and deliver it (in ``pool`` without waiting, if given);
+        returns how many messages were leased. A leased row is not leased again until its
+        lease expires, so a delivery still running is never started twice."""
+        batch = self._outbox.lease(self.owner, self._clock.now().timestamp())
+        for message in batch:
+            if pool is None:
+                self._safe_deliver(message)
+            else:
+                pool.submit(self._safe_deliver, message)
+        return len(batch)
+
+    def _drain(self, pool: ThreadPoolExecutor) -> int:
+        count = 0
+        while True:
+            try:
+                message = self._ready.get_nowait()
+            except queue.Empty:
+                return count
+            pool.submit(self._safe_deliver, message)
+            count += 1
+
+    def _loop(self) -> None:
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="outbox") as pool:
+            while not self._stop.is_set():
+                self._event.clear()
+                handed = self._drain(pool)
+                try:
+                    if self.run_once(pool) or handed:
+                        continue
+                    due = self._outbox.next_due()
+                except Exception:
+                    log.exception("outbox_runner_error")
+                    due = None
+                timeout = self.idle_seconds
+                if due is not None:
+                    timeout = max(0.0, min(timeout, due - self._clock.now().timestamp()))
+                self._event.wait(timeout)
+
+    def start(self) -> None:
+        """Run in a background thread until :meth:`stop`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="outbox-runner", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background thread (waits for the current batch)."""
+        self._stop.set()
+        self._event.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

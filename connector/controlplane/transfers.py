@@ -1,0 +1,323 @@
+"""Transfer process use cases, in both roles.
+
+Like :mod:`connector.controlplane.negotiations`: one transaction per step, state changes on
+acknowledgement only. The data plane is reached through the ``DataAddressIssuer`` port, always
+*outside* a store transaction (it may do its own I/O): the provider first records the request,
+then asks the issuer for the data address, then queues the start message.
+
+The agreement is checked when a transfer is requested (it exists, it was made between these
+two parties, the dataset offers the format) and its policy is evaluated again for the
+requester at request time and when a suspended transfer is resumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from connector.clock import Clock
+from connector.controlplane.decisions import contract_decision
+from connector.controlplane.negotiations import FactsSource, PolicyLookup, new_pid
+from connector.controlplane.outbound import transfer_message
+from connector.controlplane.ports import (
+    Caller,
+    ControlPlaneStore,
+    DataAddressIssuer,
+    Facts,
+    StoreTx,
+)
+from connector.dsp import transfer as wt
+from connector.dsp.conversion import data_address_from_wire
+from connector.errors import Conflict, Invalid, NotFound
+from connector.model.contract import Agreement
+from connector.model.dataset import Dataset, Mode
+from connector.model.process import Role
+from connector.model.transfer import DataAddress, Transfer, TransferEvent, TransferState
+
+_STOPS = {
+    "suspend": TransferEvent.SUSPEND,
+    "complete": TransferEvent.COMPLETE,
+    "terminate": TransferEvent.TERMINATE,
+}
+
+
+class Transfers:
+    """The transfer use cases of one participant."""
+
+    def __init__(
+        self,
+        store: ControlPlaneStore,
+        clock: Clock,
+        policies: PolicyLookup,
+        issuer: DataAddressIssuer | None,
+        *,
+        own_did: str,
+        callback_url: str,
+        ids: Callable[[], str] = new_pid,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._policies = policies
+        self.issuer = issuer
+        self.own_did = own_did
+        self.callback_url = callback_url
+        self._ids = ids
+
+    # helpers -----------------------------------------------------------------------------------
+
+    def _send(
+        self,
+        tx: StoreTx,
+        t: Transfer,
+        event: TransferEvent,
+        *,
+        reason: str | None = None,
+        data_address: DataAddress | None = None,
+    ) -> Transfer:
+        moved = t.send(event, data_address=data_address)
+        tx.enqueue(transfer_message(moved, event, callback_url=self.callback_url, reason=reason))
+        return moved
+
+    def _owned(self, tx: StoreTx, pid: str, caller: Caller) -> Transfer:
+        t = tx.transfer(pid)
+        if t is None or t.counterparty_id != caller.did:
+            raise NotFound(f"transfer {pid} not found", reason="unknown_process")
+        return t
+
+    def _pids(self, t: Transfer, consumer_pid: str, provider_pid: str) -> str:
+        own, other = (
+            (consumer_pid, provider_pid)
+            if t.role is Role.CONSUMER
+            else (provider_pid, consumer_pid)
+        )
+        if own != t.id or (t.counterpart_pid is not None and other != t.counterpart_pid):
+            raise Invalid("the message names another process", reason="pid_mismatch")
+        return other
+
+    def _check_agreement(
+        self, tx: StoreTx, agreement_id: str, consumer: str
+    ) -> tuple[Agreement, Dataset]:
+        """The agreement exists, binds these parties, and its dataset is still offered."""
+        agreement = tx.agreement(agreement_id)
+        if (
+            agreement is None
+            or agreement.assignee != consumer
+            or agreement.assigner != self.own_did
+        ):
+            raise Invalid(f"agreement {agreement_id} is not valid", reason="unknown_agreement")
+        dataset = tx.dataset(agreement.target)
+        if dataset is None:
+            raise Invalid("the agreement's dataset is no longer offered", reason="unknown_dataset")
+        return agreement, dataset
+
+    def _recheck_policy(self, agreement_id: str, consumer: str, facts: FactsSource) -> None:
+        """Evaluate the agreement's policy for the consumer again — *before* any transaction,
+        since ``facts`` may do I/O (the caller's DID alone first, the full facts if needed)."""
+        with self._store.transaction() as tx:
+            agreement = tx.agreement(agreement_id)
+        if agreement is None or agreement.assignee != consumer or not agreement.policy_hash:
+            return  # the transaction refuses it with the precise reason
+        version = self._policies.policy_by_hash(agreement.policy_hash)
+        if version is None:
+            return
+        now = self._clock.now()
+        decision = contract_decision(version, Facts(consumer, trusted=False), agreement.target, now)
+        if not decision.permitted:
+            decision = contract_decision(version, facts(), agreement.target, now)
+        if not decision.permitted:
+            raise Invalid(
+                f"the agreement does not permit this transfer: {decision.explanation}",
+                reason="agreement_not_valid",
+            )
+
+    def _issue(self, t: Transfer) -> DataAddress | None:
+        """Ask the data plane for the address (outside any transaction)."""
+        if self.issuer is None:
+            raise Conflict("no data plane is configured", reason="no_data_plane")
+        with self._store.transaction() as tx:
+            agreement = tx.agreement(t.agreement_id)
+            dataset = tx.dataset(agreement.target) if agreement is not None else None
+        if agreement is None or dataset is None:
+            raise Conflict("the agreement or dataset is gone", reason="unknown_agreement")
+        return self.issuer.issue(t, agreement, dataset)
+
+    def _revoke(self, t: Transfer) -> None:
+        if self.issuer is not None and t.role is Role.PROVIDER:
+            self.issuer.revoke(t.id)
+
+    def _start(self, pid: str, address: DataAddress | None, *, auto: bool) -> Transfer:
+        with self._store.transaction() as tx:
+            t = tx.transfer(pid)
+            if t is None:
+                raise NotFound(f"transfer {pid} not found", reason="unknown_process")
+            if auto and (t.state is not TransferState.REQUESTED or t.pending is not None):
+                return t
+            if t.role is Role.PROVIDER and t.format.endswith("PULL"):
+                t = self._send(tx, t, TransferEvent.START, data_address=address)
+            else:
+                t = self._send(tx, t, TransferEvent.START)
+            tx.save_transfer(t)
+        return t
+
+    # provider: DSP messages --------------------------------------------------------------------
+
+    def requested(
+        self, caller: Caller, msg: wt.TransferRequestMessage, facts: FactsSource
+    ) -> tuple[Transfer, bool]:
+        """A ``TransferRequestMessage`` (idempotent on ``consumerPid``); ``(transfer, created)``."""
+        self._recheck_policy(msg.agreement_id, caller.did, facts)
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            existing = tx.transfer_by_consumer_pid(caller.did, msg.consumer_pid)
+            if existing is not None:
+                if existing.agreement_id != msg.agreement_id or existing.format != msg.format:
+                    raise Invalid("this consumerPid is already in use", reason="replayed_message")
+                return existing, False
+            agreement, dataset = self._check_agreement(tx, msg.agreement_id, caller.did)
+            if msg.format not in dataset.formats:
+                raise Invalid(f"format {msg.format} is not offered", reason="unsupported_format")
+            destination = (
+                None if msg.data_address is None else data_address_from_wire(msg.data_address)
+            )
+            t = Transfer.create(
+                id=self._ids(),
+                role=Role.PROVIDER,
+                counterparty_id=caller.did,
+                counterparty_address=msg.callback_address,
+                agreement_id=agreement.id,
+                format=msg.format,
+                at=now,
+                counterpart_pid=msg.consumer_pid,
+                data_address=destination,
+            )
+            t = t.receive(TransferEvent.REQUEST, at=now)
+            tx.save_transfer(t)
+        if dataset.transfer is Mode.AUTO and self.issuer is not None:
+            address = self._issue(t)
+            t = self._start(t.id, address, auto=True)
+        return t, True
+
+    def received(
+        self,
+        caller: Caller,
+        pid: str,
+        msg: wt.TransferStartMessage
+        | wt.TransferSuspensionMessage
+        | wt.TransferCompletionMessage
+        | wt.TransferTerminationMessage,
+        event: TransferEvent,
+        facts: FactsSource,
+    ) -> Transfer:
+        """Start/resume, suspension, completion or termination from the counterpart."""
+        if event is TransferEvent.START:
+            with self._store.transaction() as tx:
+                known = tx.transfer(pid)
+            if known is not None and known.role is Role.PROVIDER:
+                self._recheck_policy(known.agreement_id, caller.did, facts)
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            t = self._owned(tx, pid, caller)
+            other = self._pids(t, msg.consumer_pid, msg.provider_pid)
+            address = None
+            if isinstance(msg, wt.TransferStartMessage) and msg.data_address is not None:
+                address = data_address_from_wire(msg.data_address)
+            if event is TransferEvent.START and t.role is Role.PROVIDER:
+                self._check_agreement(tx, t.agreement_id, caller.did)
+            t = t.receive(event, at=now, data_address=address, counterpart_pid=other)
+            tx.save_transfer(t)
+        if t.role is Role.PROVIDER:
+            if event is TransferEvent.START:
+                self._issue(t)
+            else:
+                self._revoke(t)
+        return t
+
+    # operator actions --------------------------------------------------------------------------
+
+    def request(
+        self,
+        *,
+        counterparty_address: str,
+        counterparty_id: str,
+        agreement_id: str,
+        format: str,
+        destination: DataAddress | None,
+    ) -> Transfer:
+        """Request a transfer as consumer under an agreement we hold."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            agreement = tx.agreement(agreement_id)
+            if agreement is None or agreement.assignee != self.own_did:
+                raise Invalid(f"agreement {agreement_id} is not known", reason="unknown_agreement")
+            t = Transfer.create(
+                id=self._ids(),
+                role=Role.CONSUMER,
+                counterparty_id=counterparty_id,
+                counterparty_address=counterparty_address,
+                agreement_id=agreement_id,
+                format=format,
+                at=now,
+                data_address=destination,
+            )
+            t = self._send(tx, t, TransferEvent.REQUEST)
+            tx.save_transfer(t)
+        return t
+
+    def act(self, pid: str, action: str, *, reason: str | None = None) -> Transfer:
+        """``start``, ``suspend``, ``complete`` or ``terminate``; ``Conflict`` when illegal."""
+        with self._store.transaction() as tx:
+            t = tx.transfer(pid)
+        if t is None:
+            raise NotFound(f"transfer {pid} not found", reason="unknown_process")
+        if action == "start":
+            if not t.can_send(TransferEvent.START):
+                t.send(TransferEvent.START)  # raises the precise Conflict
+            address = self._issue(t) if t.role is Role.PROVIDER else None
+            return self._start(pid, address, auto=False)
+        event = _STOPS.get(action)
+        if event is None:
+            raise NotFound(f"unknown action {action}", reason="unknown_action")
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            t = tx.transfer(pid)
+            if t is None:
+                raise NotFound(f"transfer {pid} not found", reason="unknown_process")
+            if event is TransferEvent.TERMINATE and t.state is None:
+                t = t.abort(at=now)
+            else:
+                t = self._send(tx, t, event, reason=reason)
+            tx.save_transfer(t)
+        self._revoke(t)
+        return t
+
+    # runner ------------------------------------------------------------------------------------
+
+    def acknowledged(
+        self, message_id: int, event: str, pid: str, body: Mapping[str, Any] | None
+    ) -> None:
+        """The counterpart answered 2xx to an outbox message."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            row = tx.outbox_row(message_id)
+            t = tx.transfer(pid)
+            if row is None or t is None:
+                return
+            counterpart: str | None = None
+            if isinstance(body, Mapping) and t.counterpart_pid is None:
+                value = body.get("providerPid" if t.role is Role.CONSUMER else "consumerPid")
+                counterpart = value if isinstance(value, str) and value else None
+            tx.outbox_done(message_id)
+            t = t.acknowledge(TransferEvent(event), at=now, counterpart_pid=counterpart)
+            tx.save_transfer(t)
+
+    def refused(self, message_id: int, pid: str) -> None:
+        """The message cannot be delivered: give it up (a never-acknowledged request ends)."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            row = tx.outbox_row(message_id)
+            t = tx.transfer(pid)
+            if row is None or t is None:
+                return
+            tx.outbox_done(message_id)
+            t = t.abort(at=now) if t.state is None else t.drop_pending()
+            tx.save_transfer(t)

@@ -1,0 +1,87 @@
+"""Read-only queries over negotiations, transfers and agreements (management API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from connector.model.contract import Agreement
+from connector.model.negotiation import Negotiation
+from connector.model.transfer import Transfer
+from connector.stores import records
+from connector.stores.controlplane_store import load_json
+
+
+class SqlProcessQueries:
+    """Lists and single reads without locks."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _bodies(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        with self.engine.connect() as conn:
+            return [load_json(r[0]) for r in conn.execute(text(sql), params).all()]
+
+    def negotiation(self, pid: str) -> Negotiation | None:
+        """One negotiation by this side's pid."""
+        rows = self._bodies("SELECT body FROM cp_negotiations WHERE id = :id", {"id": pid})
+        return records.negotiation_from(rows[0]) if rows else None
+
+    def negotiations(
+        self,
+        *,
+        state: str | None = None,
+        role: str | None = None,
+        counterparty_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Negotiation]:
+        """Negotiations, newest first, filtered by state, role and counterparty."""
+        sql = "SELECT body FROM cp_negotiations WHERE 1 = 1"
+        params: dict[str, Any] = {"n": limit, "o": offset}
+        if state is not None:
+            if state == "INITIAL":
+                sql += " AND state IS NULL"
+            else:
+                sql += " AND state = :s"
+                params["s"] = state
+        if role is not None:
+            sql += " AND role = :r"
+            params["r"] = role
+        if counterparty_id is not None:
+            sql += " AND counterparty_id = :c"
+            params["c"] = counterparty_id
+        sql += " ORDER BY created_at DESC, id LIMIT :n OFFSET :o"
+        return [records.negotiation_from(b) for b in self._bodies(sql, params)]
+
+    def transfer(self, pid: str) -> Transfer | None:
+        """One transfer by this side's pid."""
+        rows = self._bodies("SELECT body FROM cp_transfers WHERE id = :id", {"id": pid})
+        return records.transfer_from(rows[0]) if rows else None
+
+    def transfers(self, *, limit: int = 100, offset: int = 0) -> list[Transfer]:
+        """Transfers, newest first."""
+        sql = "SELECT body FROM cp_transfers ORDER BY created_at DESC, id LIMIT :n OFFSET :o"
+        return [records.transfer_from(b) for b in self._bodies(sql, {"n": limit, "o": offset})]
+
+    def agreement(self, agreement_id: str) -> tuple[Agreement, str] | None:
+        """An agreement and the id of the negotiation it came from."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT body, negotiation_id FROM cp_agreements WHERE id = :id"),
+                {"id": agreement_id},
+            ).first()
+        return None if row is None else (records.agreement_from(load_json(row[0])), row[1])
+
+    def agreements(self, *, limit: int = 100, offset: int = 0) -> list[tuple[Agreement, str]]:
+        """Agreements, newest first, with their negotiation ids."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT body, negotiation_id FROM cp_agreements"
+                    " ORDER BY created_at DESC, id LIMIT :n OFFSET :o"
+                ),
+                {"n": limit, "o": offset},
+            ).all()
+        return [(records.agreement_from(load_json(r[0])), r[1]) for r in rows]

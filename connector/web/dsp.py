@@ -1,0 +1,311 @@
+"""The Dataspace Protocol 2025-1 HTTPS binding: catalogue, negotiation and transfer endpoints.
+
+Mounted under ``settings.dsp_path``; ``/.well-known/dspace-version`` at the root (no
+authentication). Every endpoint authenticates the caller through ``runtime.authenticator``,
+parses the body with :mod:`connector.dsp.codec` (schema-invalid → 400) and answers errors
+with the DSP error bodies of :mod:`connector.dsp.errors`: 400 for a malformed message or an
+illegal transition (the transaction is rolled back: state unchanged), 401, 404 for an unknown
+process or one of another participant. Creation answers 201 with the process body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from connector.controlplane.catalog import CatalogPage
+from connector.controlplane.ports import Caller, Facts
+from connector.dsp import catalog as wc
+from connector.dsp import negotiation as wn
+from connector.dsp import transfer as wt
+from connector.dsp.base import RootMessage
+from connector.dsp.codec import loads, serialize
+from connector.dsp.conversion import negotiation_ack, transfer_ack
+from connector.dsp.errors import ProcessKind, error_response
+from connector.dsp.version import version_response
+from connector.errors import ConnectorError, Invalid, NotFound
+from connector.model.transfer import TransferEvent
+from connector.web.controlplane import ControlPlane
+from connector.web.participant_auth import authenticate_participant
+from connector.web.runtime import Runtime
+
+M = TypeVar("M", bound=RootMessage)
+log = structlog.get_logger("connector.dsp")
+
+_TRANSFER_EVENTS: dict[str, tuple[type[RootMessage], TransferEvent]] = {
+    "start": (wt.TransferStartMessage, TransferEvent.START),
+    "completion": (wt.TransferCompletionMessage, TransferEvent.COMPLETE),
+    "suspension": (wt.TransferSuspensionMessage, TransferEvent.SUSPEND),
+    "termination": (wt.TransferTerminationMessage, TransferEvent.TERMINATE),
+}
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _plane(request: Request) -> ControlPlane:
+    plane = _runtime(request).controlplane
+    if plane is None:
+        raise NotFound("the control plane is not enabled", reason="not_enabled")
+    return plane
+
+
+def _facts_source(runtime: Runtime, caller: Caller) -> Callable[[], Facts]:
+    memo: list[Facts] = []
+
+    def facts() -> Facts:
+        if not memo:
+            memo.append(runtime.participant_facts.facts(caller))
+        return memo[0]
+
+    return facts
+
+
+def _json(
+    body: RootMessage, status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(serialize(body), status_code=status, headers=headers)
+
+
+async def _handle(
+    request: Request,
+    kind: ProcessKind,
+    work: Callable[[Runtime, Caller, bytes], JSONResponse],
+    *,
+    pid: str | None = None,
+) -> JSONResponse:
+    """Authenticate, read the body, run ``work`` in a thread; map errors to DSP bodies."""
+    runtime = _runtime(request)
+    caller: Caller | None = None
+    try:
+        raw = await request.body()
+        authorization = request.headers.get("authorization")
+
+        def authenticated() -> JSONResponse:
+            nonlocal caller
+            caller = authenticate_participant(runtime, authorization, "dsp")
+            return work(runtime, caller, raw)
+
+        return await run_in_threadpool(authenticated)
+    except Exception as exc:  # every failure becomes a DSP error body
+        if isinstance(exc, ConnectorError):
+            log.info("dsp_refused", path=request.url.path, reason=exc.reason, detail=exc.detail)
+        else:
+            log.exception("dsp_unexpected", path=request.url.path)
+        pids = await run_in_threadpool(_pid_fields, kind, pid, runtime, caller)
+        status, body = error_response(exc, kind, **pids)
+        return JSONResponse(body, status_code=status)
+
+
+def _pid_fields(
+    kind: ProcessKind, pid: str | None, runtime: Runtime, caller: Caller | None
+) -> dict[str, Any]:
+    """The process ids for an error body, only for the caller's own process."""
+    if pid is None or caller is None or kind is ProcessKind.CATALOG or runtime.controlplane is None:
+        return {}
+    plane = runtime.controlplane
+    try:
+        process: Any = (
+            plane.queries.negotiation(pid)
+            if kind is ProcessKind.NEGOTIATION
+            else plane.queries.transfer(pid)
+        )
+    except Exception:  # the error body must not fail; the ids are a courtesy
+        return {}
+    if process is None or process.counterparty_id != caller.did:
+        return {}
+    return {"consumer_pid": process.consumer_pid, "provider_pid": process.provider_pid}
+
+
+def page_links(base: str, page: CatalogPage, limit: int) -> dict[str, str]:
+    """The ``Link`` header (``next``/``previous``) of a catalogue page, if it has neighbours."""
+    links = []
+    if page.previous_before is not None:
+        cursor = quote(page.previous_before, safe="")
+        links.append(f'<{base}?before={cursor}&limit={limit}>; rel="previous"')
+    if page.next_after is not None:
+        links.append(f'<{base}?after={quote(page.next_after, safe="")}&limit={limit}>; rel="next"')
+    return {"link": ", ".join(links)} if links else {}
+
+
+def build_router(dsp_path: str) -> APIRouter:
+    """The DSP routes under ``dsp_path`` (e.g. ``/api/dsp``)."""
+    router = APIRouter(prefix=dsp_path, tags=["dsp"])
+
+    @router.post("/catalog/request")
+    async def catalog_request(request: Request) -> JSONResponse:
+        after = request.query_params.get("after")
+        before = request.query_params.get("before")
+        try:
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            limit = 100
+
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            message = loads(raw, wc.CatalogRequestMessage)
+            if message.filter:
+                raise Invalid("catalogue filters are not supported", reason="unsupported_filter")
+            plane = _plane(request)
+            facts = _facts_source(runtime, caller)
+            page = plane.catalogue.page(facts, after=after, before=before, limit=limit)
+            links = page_links(f"{plane.dsp_url}/catalog/request", page, limit)
+            return _json(page.catalog, headers=links)
+
+        return await _handle(request, ProcessKind.CATALOG, work)
+
+    @router.get("/catalog/datasets/{dataset_id:path}")
+    async def catalog_dataset(request: Request, dataset_id: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            plane = _plane(request)
+            return _json(plane.catalogue.dataset(_facts_source(runtime, caller), dataset_id))
+
+        return await _handle(request, ProcessKind.CATALOG, work)
+
+    # negotiations ------------------------------------------------------------------------------
+
+    @router.get("/negotiations/{pid}")
+    async def negotiation_get(request: Request, pid: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            n = _plane(request).queries.negotiation(pid)
+            if n is None or n.counterparty_id != caller.did or n.state is None:
+                raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
+            return _json(negotiation_ack(n))
+
+        return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
+
+    @router.post("/negotiations/request")
+    async def negotiation_request(request: Request) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            plane = _plane(request)
+            msg = loads(raw, wn.ContractRequestMessage)
+            facts = _facts_source(runtime, caller)
+            n = plane.negotiations.requested(
+                caller, msg, facts, visible=lambda d: plane.catalogue.visible(d, facts)
+            )
+            return _json(negotiation_ack(n), 201)
+
+        return await _handle(request, ProcessKind.NEGOTIATION, work)
+
+    @router.post("/negotiations/offers")
+    async def negotiation_offer_initial(request: Request) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            msg = loads(raw, wn.ContractOfferMessage)
+            n = _plane(request).negotiations.offered(caller, msg)
+            return _json(negotiation_ack(n), 201)
+
+        return await _handle(request, ProcessKind.NEGOTIATION, work)
+
+    @router.post("/negotiations/{pid}/request")
+    async def negotiation_counter_request(request: Request, pid: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            plane = _plane(request)
+            msg = loads(raw, wn.ContractRequestMessage)
+            facts = _facts_source(runtime, caller)
+            n = plane.negotiations.requested(
+                caller, msg, facts, visible=lambda d: plane.catalogue.visible(d, facts), pid=pid
+            )
+            return _json(negotiation_ack(n))
+
+        return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
+
+    @router.post("/negotiations/{pid}/offers")
+    async def negotiation_counter_offer(request: Request, pid: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            msg = loads(raw, wn.ContractOfferMessage)
+            n = _plane(request).negotiations.offered(caller, msg, pid=pid)
+            return _json(negotiation_ack(n))
+
+        return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
+
+    @router.post("/negotiations/{pid}/events")
+    async def negotiation_event(request: Request, pid: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            msg = loads(raw, wn.ContractNegotiationEventMessage)
+            n = _plane(request).negotiations.event(caller, pid, msg, _facts_source(runtime, caller))
+            return _json(negotiation_ack(n))
+
+        return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
+
+    @router.post("/negotiations/{pid}/agreement/verification")
+    async def negotiation_verification(request: Request, pid: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            msg = loads(raw, wn.ContractAgreementVerificationMessage)
+            return _json(negotiation_ack(_plane(request).negotiations.verified(caller, pid, msg)))
+
+        return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
+
+    @router.post("/negotiations/{pid}/agreement")
+    async def negotiation_agreement(request: Request, pid: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            msg = loads(raw, wn.ContractAgreementMessage)
+            return _json(negotiation_ack(_plane(request).negotiations.agreed(caller, pid, msg)))
+
+        return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
+
+    @router.post("/negotiations/{pid}/termination")
+    async def negotiation_termination(request: Request, pid: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            msg = loads(raw, wn.ContractNegotiationTerminationMessage)
+            return _json(negotiation_ack(_plane(request).negotiations.terminated(caller, pid, msg)))
+
+        return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
+
+    # transfers ---------------------------------------------------------------------------------
+
+    @router.get("/transfers/{pid}")
+    async def transfer_get(request: Request, pid: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            t = _plane(request).queries.transfer(pid)
+            if t is None or t.counterparty_id != caller.did or t.state is None:
+                raise NotFound(f"transfer {pid} not found", reason="unknown_process")
+            return _json(transfer_ack(t))
+
+        return await _handle(request, ProcessKind.TRANSFER, work, pid=pid)
+
+    @router.post("/transfers/request")
+    async def transfer_request(request: Request) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            msg = loads(raw, wt.TransferRequestMessage)
+            t, _created = _plane(request).transfers.requested(
+                caller, msg, _facts_source(runtime, caller)
+            )
+            return _json(transfer_ack(t), 201)
+
+        return await _handle(request, ProcessKind.TRANSFER, work)
+
+    @router.post("/transfers/{pid}/{action}")
+    async def transfer_message(request: Request, pid: str, action: str) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+            spec = _TRANSFER_EVENTS.get(action)
+            if spec is None:
+                raise NotFound(f"no endpoint {action}", reason="not_found")
+            cls, event = spec
+            msg: Any = loads(raw, cls)
+            t = _plane(request).transfers.received(
+                caller, pid, msg, event, _facts_source(runtime, caller)
+            )
+            return _json(transfer_ack(t))
+
+        return await _handle(request, ProcessKind.TRANSFER, work, pid=pid)
+
+    return router
+
+
+def install(app: FastAPI, runtime: Runtime) -> None:
+    """Add the version document and the DSP routes."""
+    path = runtime.settings.dsp_path
+
+    @app.get("/.well-known/dspace-version", tags=["dsp"])
+    def dspace_version() -> JSONResponse:
+        body = version_response(path, identifier_type="did:web")
+        return JSONResponse(serialize(body))
+
+    app.include_router(build_router(path))

@@ -1,0 +1,33 @@
+"""Authenticating a participant (a DSP or DCP caller) by its self-issued ID token.
+
+The precise reason of a refusal goes to the audit trail (``auth.failed``) and the log; the
+caller gets a generic 401 (reason ``invalid_token``), so a probe learns nothing about which
+check failed.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from connector.audit.vocabulary import EventType, Result
+from connector.controlplane.ports import Caller
+from connector.errors import Unauthorized
+from connector.web.runtime import Runtime
+
+log = structlog.get_logger("connector.web")
+
+
+def authenticate_participant(runtime: Runtime, authorization: str | None, surface: str) -> Caller:
+    """The caller of a request to ``surface`` (``dsp``, ``dcp``), or a generic ``Unauthorized``."""
+    try:
+        return runtime.authenticator.authenticate(authorization)
+    except Unauthorized as exc:
+        log.info("participant_refused", surface=surface, reason=exc.reason, detail=exc.detail)
+        if runtime.audit is not None:
+            runtime.audit.record(
+                EventType.AUTH_FAILED,
+                actor="anonymous",
+                result=Result.DENIED,
+                details={"reason": exc.reason, "surface": surface},
+            )
+        raise Unauthorized("authentication failed", reason="invalid_token") from exc

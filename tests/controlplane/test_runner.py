@@ -1,0 +1,147 @@
+"""The outbox runner: acknowledgement, retries with exponential backoff, giving up, waking.
+
+The counterparty is scripted (it stands for a remote participant, not for a part of ours);
+store, use cases and runner are the real ones."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from connector.controlplane.negotiations import Negotiations
+from connector.controlplane.ports import HttpResult
+from connector.controlplane.runner import Runner
+from connector.errors import Unavailable
+from connector.model.contract import Offer
+from connector.model.negotiation import NegotiationState
+from connector.stores.controlplane_store import SqlControlPlaneStore
+
+from .conftest import PARTNER, US, Plane
+
+
+class Counterparty:
+    """Answers POSTs from a script of statuses (``None`` = transport failure)."""
+
+    def __init__(self, *answers: int | None) -> None:
+        self.answers = list(answers)
+        self.received: list[tuple[str, Mapping[str, Any], Mapping[str, str]]] = []
+        self.delivered = threading.Event()
+
+    def post_json(
+        self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str]
+    ) -> HttpResult:
+        self.received.append((url, body, headers))
+        status = self.answers.pop(0) if self.answers else 200
+        if status is None:
+            raise Unavailable("connection refused", reason="transport")
+        self.delivered.set()
+        return HttpResult(status, {"providerPid": "urn:uuid:p1", "state": "REQUESTED"})
+
+    def get_json(self, url: str, *, headers: Mapping[str, str]) -> HttpResult:
+        raise AssertionError("not used")
+
+
+class Tokens:
+    def token_for(self, audience_did: str, *, scopes: Any = ()) -> str:
+        return f"Bearer token-for-{audience_did}"
+
+
+def _runner(plane: Plane, counterparty: Counterparty, **kwargs: Any) -> Runner:
+    return Runner(
+        plane.outbox,
+        counterparty,
+        Tokens(),
+        {"negotiation": plane.negotiations, "transfer": plane.transfers},
+        plane.clock,
+        owner="test",
+        **kwargs,
+    )
+
+
+def _start(plane: Plane) -> str:
+    offer = Offer("urn:uuid:o", "remote", {"permission": [{"action": "use"}]})
+    n = plane.negotiations.start(
+        counterparty_address="https://p.example/dsp", counterparty_id=PARTNER, offer=offer
+    )
+    return n.id
+
+
+def test_a_2xx_moves_the_process_and_retires_the_message(plane: Plane) -> None:
+    pid = _start(plane)
+    counterparty = Counterparty(201)
+    assert _runner(plane, counterparty).run_once() == 1
+    url, body, headers = counterparty.received[0]
+    assert url == "https://p.example/dsp/negotiations/request"
+    assert body["@type"] == "ContractRequestMessage"
+    assert headers["authorization"] == f"Bearer token-for-{PARTNER}"
+    n = plane.queries.negotiation(pid)
+    assert n is not None and n.state is NegotiationState.REQUESTED
+    assert n.provider_pid == "urn:uuid:p1"
+    assert plane.outbox.pending_count() == 0
+
+
+def test_failures_are_retried_with_exponential_backoff(plane: Plane) -> None:
+    pid = _start(plane)
+    counterparty = Counterparty(None, 503, 200)
+    runner = _runner(plane, counterparty, base_delay=1.0)
+    assert runner.run_once() == 1
+    assert runner.run_once() == 0  # not due before the backoff
+    plane.clock.advance(1.0)
+    assert runner.run_once() == 1  # second attempt: 503
+    plane.clock.advance(1.5)
+    assert runner.run_once() == 0  # the next delay is 2 s
+    plane.clock.advance(0.5)
+    assert runner.run_once() == 1
+    assert len(counterparty.received) == 3
+    n = plane.queries.negotiation(pid)
+    assert n is not None and n.state is NegotiationState.REQUESTED
+    assert [runner.backoff(a) for a in range(4)] == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_refusal_or_running_out_of_attempts_gives_the_message_up(plane: Plane) -> None:
+    refused = _start(plane)
+    _runner(plane, Counterparty(400)).run_once()
+    n = plane.queries.negotiation(refused)
+    assert n is not None and n.state is NegotiationState.TERMINATED
+    exhausted = _start(plane)
+    runner = _runner(plane, Counterparty(None, None, None), max_attempts=2, base_delay=0.1)
+    runner.run_once()
+    plane.clock.advance(1)
+    runner.run_once()
+    n = plane.queries.negotiation(exhausted)
+    assert n is not None and n.state is NegotiationState.TERMINATED
+    assert plane.outbox.pending_count() == 0
+
+
+def test_the_runner_thread_wakes_when_a_message_is_queued(plane: Plane) -> None:
+    counterparty = Counterparty()
+    runner = _runner(plane, counterparty, idle_seconds=3600)
+    plane.store.on_enqueue(lambda _messages: runner.wake())
+    runner.start()
+    try:
+        _start(plane)
+        assert counterparty.delivered.wait(timeout=30)
+    finally:
+        runner.stop()
+
+
+def test_messages_leased_at_commit_are_handed_to_the_runner(plane: Plane) -> None:
+    counterparty = Counterparty()
+    runner = _runner(plane, counterparty, idle_seconds=3600)
+    store = SqlControlPlaneStore(plane.store.engine, plane.clock, owner=runner.owner)
+    store.on_enqueue(runner.accept)
+    negotiations = Negotiations(
+        store, plane.clock, plane.catalog, own_did=US, callback_url="https://us/api/dsp"
+    )
+    offer = Offer("urn:uuid:o", "remote", {"permission": [{"action": "use"}]})
+    runner.start()
+    try:
+        n = negotiations.start(
+            counterparty_address="https://p.example/dsp", counterparty_id=PARTNER, offer=offer
+        )
+        assert counterparty.delivered.wait(timeout=30)
+    finally:
+        runner.stop()
+    acked = plane.queries.negotiation(n.id)
+    assert acked is not None and acked.state is NegotiationState.REQUESTED

@@ -1,0 +1,92 @@
+"""Transfer use cases on the provider side: agreement checks, idempotency, re-checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from connector.dsp import transfer as wt
+from connector.errors import Conflict, Invalid, NotFound
+from connector.model.contract import Agreement
+from connector.model.transfer import TransferEvent, TransferState
+
+from .conftest import CALLBACK, PARTNER, STRANGER, US, Plane, caller, dataset, facts_of
+
+NOW = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+
+
+def _agreement(plane: Plane, dataset_id: str, assignee: str = PARTNER) -> Agreement:
+    offer = plane.catalog.dataset(dataset_id).offers[0]  # type: ignore[union-attr]
+    agreement = Agreement(
+        f"urn:uuid:a-{dataset_id}-{assignee}",
+        dataset_id,
+        US,
+        assignee,
+        NOW,
+        offer.policy,
+        offer.id,
+        offer.policy_id,
+        offer.policy_hash,
+    )
+    with plane.store.transaction() as tx:
+        tx.save_agreement(agreement, negotiation_id="urn:uuid:n")
+    return agreement
+
+
+def _request(
+    agreement_id: str, consumer_pid: str = "urn:uuid:c1", fmt: str = "HttpData-PULL"
+) -> wt.TransferRequestMessage:
+    return wt.TransferRequestMessage(
+        consumer_pid=consumer_pid, agreement_id=agreement_id, format=fmt, callback_address=CALLBACK
+    )
+
+
+def test_a_request_is_idempotent_on_the_consumer_pid(plane: Plane) -> None:
+    dataset(plane, transfer="manual")
+    agreement = _agreement(plane, "energy")
+    first, created = plane.transfers.requested(caller(), _request(agreement.id), facts_of())
+    assert created and first.state is TransferState.REQUESTED
+    again, created_again = plane.transfers.requested(caller(), _request(agreement.id), facts_of())
+    assert (again.id, created_again) == (first.id, False)
+    with pytest.raises(Invalid):  # same consumerPid, other content
+        plane.transfers.requested(caller(), _request(agreement.id, fmt="HttpData-PUSH"), facts_of())
+    assert len(plane.queries.transfers()) == 1
+
+
+def test_requests_without_a_valid_agreement_are_refused(plane: Plane) -> None:
+    dataset(plane, transfer="manual")
+    agreement = _agreement(plane, "energy")
+    for message, who in (
+        (_request("urn:uuid:unknown"), PARTNER),
+        (_request(agreement.id), STRANGER),  # the agreement is not the caller's
+        (_request(agreement.id, fmt="S3-PUSH"), PARTNER),
+    ):
+        with pytest.raises(Invalid):
+            plane.transfers.requested(caller(who), message, facts_of(who))
+    assert plane.queries.transfers() == []
+
+
+def test_the_agreement_policy_is_evaluated_again(plane: Plane) -> None:
+    dataset(plane, "partners", policy="partner-only", transfer="manual")
+    agreement = _agreement(plane, "partners")
+    with pytest.raises(Invalid) as refused:
+        plane.transfers.requested(caller(), _request(agreement.id), facts_of())
+    assert refused.value.reason == "agreement_not_valid"
+
+
+def test_operator_actions_follow_the_state_machine(plane: Plane) -> None:
+    dataset(plane, transfer="manual")
+    agreement = _agreement(plane, "energy")
+    t, _ = plane.transfers.requested(caller(), _request(agreement.id), facts_of())
+    with pytest.raises(Conflict):
+        plane.transfers.act(t.id, "suspend")
+    with pytest.raises(Conflict):  # no data plane configured in this test
+        plane.transfers.act(t.id, "start")
+    with pytest.raises(NotFound):
+        plane.transfers.act("urn:uuid:nope", "complete")
+    stopping = plane.transfers.act(t.id, "terminate", reason="no longer needed")
+    assert (stopping.state, stopping.pending) == (TransferState.REQUESTED, TransferEvent.TERMINATE)
+    (message,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert message.url == f"{CALLBACK}/transfers/urn:uuid:c1/termination"
+    assert message.body["reason"] == ["no longer needed"]
