@@ -43,7 +43,7 @@ MEMBER = Facts(
     trusted=False,
     credentials=(
         CredentialFact(
-            types=("https://w3id.org/klimakommune/policy#FederationMembershipCredential",),
+            types=("https://w3id.org/klimakommune/policy#MembershipCredential",),
             issuer="did:web:federation.klimakommune.de",
             subject="did:web:stadtwerke.example",
         ),
@@ -65,7 +65,7 @@ def _build(folder: Path, count: int) -> Catalogue:
     assert contract is not None and access is not None
     rows = []
     for i in range(count):
-        dataset_id = f"https://daten.hagen.de/dataset/{i:07d}"
+        dataset_id = f"https://w3id.org/klimakommune/hagen/datasets/{i:07d}"
         offer = Offer(
             offer_id(dataset_id, contract.hash),
             dataset_id,
@@ -109,7 +109,7 @@ def _time_pages(catalogue: Catalogue, count: int, facts: Facts, runs: int = 60) 
     times = []
     for _ in range(runs):
         start_at = rng.randrange(0, max(1, count - 300))
-        cursor = f"https://daten.hagen.de/dataset/{start_at:07d}"
+        cursor = f"https://w3id.org/klimakommune/hagen/datasets/{start_at:07d}"
         t = time.perf_counter()
         page = catalogue.page(lambda: facts, after=cursor, limit=100)
         json.dumps(serialize(page.catalog))

@@ -29,7 +29,7 @@ from connector.policy.terms import IRI, KK, ODRL, REPORT, XSD, Literal
 ROOT = Path(__file__).resolve().parents[1] / "policies"
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 PARTY = IRI("did:web:stadtwerke.example")
-DATASET = IRI("https://daten.hagen.de/dataset/energie")
+DATASET = IRI("https://w3id.org/klimakommune/hagen/datasets/energie")
 SENSOR = IRI("https://daten.hagen.de/sensors/rathaus")
 H = "https://w3id.org/klimakommune/policies/hagen/"
 
@@ -71,7 +71,7 @@ def _scenarios() -> dict[str, tuple[EvaluationRequest, StateOfTheWorld]]:
                 part_of={PARTY: frozenset({IRI("https://w3id.org/klimakommune/federation")})},
                 facts={
                     PARTY: {
-                        KK.membershipCredentialType: (KK.FederationMembershipCredential,),
+                        KK.membershipCredentialType: (KK.MembershipCredential,),
                         KK.membershipCredentialIssuer: (IRI("did:web:federation.klimakommune.de"),),
                     }
                 },

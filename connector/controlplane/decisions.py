@@ -8,7 +8,12 @@ verified credential, or is on the trust list, counts as a member (``odrl:partOf`
 federation party collection :data:`FEDERATION`.
 
 Contract eligibility assumes the contract's duties will be performed (they are what the
-consumer agrees to): duties are recorded as fulfilled for that evaluation.
+consumer agrees to): duties are recorded as fulfilled for that evaluation. Constraints that can
+only be judged at an access — the declared purpose, the access count, the delivery's shaping
+(aggregation, k-anonymity, geofence), time since the agreement — are *deferred*
+(:data:`ACCESS_TIME_OPERANDS`): they do not block the catalogue entry or the contract, and the data
+plane evaluates them strictly at every access. Who the party is, its credentials and absolute
+time windows are judged now.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from connector.controlplane.policies import PolicyVersion, compiled
+from connector.controlplane.policies import PolicyVersion, compiled, target_collections
 from connector.controlplane.ports import CredentialFact, Facts
 from connector.policy import (
     CompiledPolicy,
@@ -32,6 +37,24 @@ from connector.policy.terms import IRI, KK, ODRL, REPORT, Node, Term
 
 FEDERATION = "https://w3id.org/klimakommune/federation"
 
+ACCESS_TIME_OPERANDS: frozenset[IRI] = frozenset(
+    {
+        ODRL.purpose,
+        ODRL.count,
+        ODRL.elapsedTime,
+        ODRL.delayPeriod,
+        ODRL.meteredTime,
+        ODRL.spatialCoordinates,
+        ODRL.deliveryChannel,
+        ODRL.fileFormat,
+        KK.agreementAge,
+        KK.aggregationPeriod,
+        KK.aggregationFunction,
+        KK.kAnonymity,
+    }
+)
+"""Left operands whose constraints are evaluated at each data access, not at contract time."""
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -41,16 +64,31 @@ class Decision:
     explanation: str = ""
 
 
-def _worlds(facts: Facts, now: dt.datetime) -> list[StateOfTheWorld]:
+def _worlds(
+    facts: Facts, now: dt.datetime, version: PolicyVersion, target: str
+) -> list[StateOfTheWorld]:
     party = IRI(facts.did)
     plain_groups = frozenset({IRI(FEDERATION)}) if facts.trusted else frozenset()
-    worlds = [StateOfTheWorld(now=now, part_of={party: plain_groups})]
+    asset_groups: frozenset[Node] = frozenset(IRI(c) for c in target_collections(version))
+    worlds = [
+        StateOfTheWorld(
+            now=now,
+            part_of={party: plain_groups, IRI(target): asset_groups},
+            deferred=ACCESS_TIME_OPERANDS,
+        )
+    ]
     for credential in facts.credentials:
-        worlds.append(_credential_world(party, credential, now))
+        worlds.append(_credential_world(party, credential, now, IRI(target), asset_groups))
     return worlds
 
 
-def _credential_world(party: IRI, credential: CredentialFact, now: dt.datetime) -> StateOfTheWorld:
+def _credential_world(
+    party: IRI,
+    credential: CredentialFact,
+    now: dt.datetime,
+    target: IRI,
+    asset_groups: frozenset[Node],
+) -> StateOfTheWorld:
     types: tuple[Term, ...] = tuple(IRI(t if ":" in t else str(KK[t])) for t in credential.types)
     facts: dict[Node, Mapping[IRI, tuple[Term, ...]]] = {
         party: {
@@ -58,7 +96,12 @@ def _credential_world(party: IRI, credential: CredentialFact, now: dt.datetime) 
             KK.membershipCredentialIssuer: (IRI(credential.issuer),),
         }
     }
-    return StateOfTheWorld(now=now, facts=facts, part_of={party: frozenset({IRI(FEDERATION)})})
+    return StateOfTheWorld(
+        now=now,
+        facts=facts,
+        part_of={party: frozenset({IRI(FEDERATION)}), target: asset_groups},
+        deferred=ACCESS_TIME_OPERANDS,
+    )
 
 
 def _request(facts: Facts, target: str, action: str) -> EvaluationRequest:
@@ -81,13 +124,14 @@ def _with_duties_done(
         part_of=world.part_of,
         facts=world.facts,
         duty_records=records,
+        deferred=world.deferred,
     )
 
 
 def may_see(version: PolicyVersion, facts: Facts, target: str, now: dt.datetime) -> bool:
     """Whether the access policy lets ``facts.did`` see ``target`` in the catalogue."""
     policy = compiled(version)
-    for world in _worlds(facts, now):
+    for world in _worlds(facts, now, version, target):
         req = _request(facts, target, "use")
         if decide(policy, req, world) or decide(policy, req, _with_duties_done(policy, req, world)):
             return True
@@ -100,7 +144,7 @@ def contract_decision(
     """Whether ``facts.did`` may get a contract on ``target`` under this policy version."""
     policy = compiled(version)
     last_report = None
-    for plain in _worlds(facts, now):
+    for plain in _worlds(facts, now, version, target):
         req = _request(facts, target, "use")
         report = evaluate(policy, req, _with_duties_done(policy, req, plain))
         if report.permitted:

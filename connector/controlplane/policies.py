@@ -19,6 +19,7 @@ from typing import Any
 
 import rfc8785
 
+from connector.dsp import terms
 from connector.errors import Invalid
 from connector.policy import CompiledPolicy, compile_policy, parse_policy
 
@@ -110,19 +111,44 @@ def offer_rules(body: Mapping[str, Any]) -> dict[str, Any]:
             rules[key] = [_rule(r) for r in (items if isinstance(items, list) else [items])]
     if not rules.get("permission") and not rules.get("prohibition"):
         raise Invalid("a policy needs a permission or a prohibition", reason="invalid_policy")
-    return rules
+    # The form the DSP codec reads back (``odrl:use`` → ``use``), so that a consumer echoing
+    # the offer unchanged is recognised as unchanged.
+    normalized: dict[str, Any] = terms.normalize(rules)
+    return normalized
 
 
 @lru_cache(maxsize=1024)
-def _compiled(digest: str, canonical: bytes) -> CompiledPolicy:
+def _parsed(digest: str, canonical: bytes) -> tuple[CompiledPolicy, frozenset[str]]:
     import json
 
-    return compile_policy(parse_policy(json.loads(canonical)))
+    policy = parse_policy(json.loads(canonical))
+    collections: set[str] = set()
+    todo = list(policy.rules)
+    entities = list(policy.targets)
+    while todo:
+        rule = todo.pop()
+        entities.extend(rule.targets)
+        todo.extend((*rule.duties, *rule.remedies, *rule.consequences))
+    for entity in entities:
+        if entity.is_collection:
+            collections.add(str(entity.iri))
+            if entity.source is not None:
+                collections.add(str(entity.source))
+    return compile_policy(policy), frozenset(collections)
 
 
 def compiled(version: PolicyVersion) -> CompiledPolicy:
     """The compiled policy of a version (compiled once per hash, then cached)."""
-    return _compiled(version.hash, rfc8785.dumps(dict(version.body)))
+    return _parsed(version.hash, rfc8785.dumps(dict(version.body)))[0]
+
+
+def target_collections(version: PolicyVersion) -> frozenset[str]:
+    """The asset collections the policy's rules name as targets (ids and sources).
+
+    A policy is attached to a dataset, so that dataset is a member of each of them; whether
+    a refinement on the collection (e.g. a geofence) holds is judged at each access.
+    """
+    return _parsed(version.hash, rfc8785.dumps(dict(version.body)))[1]
 
 
 def check_policy(body: Mapping[str, Any]) -> None:

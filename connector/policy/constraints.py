@@ -153,10 +153,24 @@ class Atom:
 
     def check(self, scope: Scope) -> bool:
         """Fast path: satisfied or not."""
+        if self.spec.iri in scope.world.deferred:
+            return True
         return self.test(self.values(scope)[0], scope)
 
     def report(self, scope: Scope) -> PremiseReport:
         """Full path: a ConstraintReport with the evaluated left value."""
+        if self.spec.iri in scope.world.deferred:
+            return PremiseReport(
+                PremiseKind.CONSTRAINT,
+                True,
+                constraint=self.uid,
+                left_operand=self.spec.iri,
+                operator=self.operator,
+                right_operands=self.constraint.right_operands,
+                left_values=(),
+                declared=self.spec.declared,
+                note="deferred",
+            )
         typed, bad = self.values(scope)
         satisfied = self.test(typed, scope)
         note = None if typed else ("unreadable" if bad else "missing")

@@ -95,6 +95,10 @@ _T: Final[dict[str, dict[str, str]]] = {
     "value": {"de": "{o} war {v}", "en": "{o} was {v}"},
     "none_declared": {"de": "es wurde kein Wert für {o} angegeben", "en": "no {o} was declared"},
     "none_known": {"de": "kein Wert für {o} bekannt", "en": "no value for {o} was known"},
+    "deferred": {
+        "de": "{o} wird bei jedem Zugriff geprüft",
+        "en": "{o} is checked at every access",
+    },
     "unreadable": {
         "de": "der Wert für {o} ({v}) ist nicht vergleichbar",
         "en": "the value of {o} ({v}) is not comparable",
@@ -294,7 +298,9 @@ def _constraint_sentence(w: _Words, p: PremiseReport, *, satisfied: bool) -> str
         return "; ".join(_constraint_sentence(w, m, satisfied=False) for m in failed)
     text = w.constraint_text(p.left_operand, p.operator, p.right_operands)
     operand = w.operand(p.left_operand)
-    if p.note == "missing":
+    if p.note == "deferred":
+        value = w.t("deferred", o=operand)
+    elif p.note == "missing":
         value = w.t("none_declared" if p.declared else "none_known", o=operand)
     elif p.note == "unreadable":
         value = w.t("unreadable", o=operand, v=", ".join(w.label(v) for v in p.left_values))

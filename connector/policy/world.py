@@ -83,6 +83,10 @@ class StateOfTheWorld:
     globals: Mapping[IRI, tuple[Term, ...]] = field(default_factory=dict)
     """World-level values such as ``odrl-fs:recipient`` or ``odrl-fs:currentLocation``."""
     uid: Node | None = None
+    deferred: frozenset[IRI] = frozenset()
+    """Left operands whose constraints are checked at each later access, not now: evaluating a
+    contract (before any access) treats them as satisfiable and reports them as ``deferred``;
+    the data plane evaluates them again, strictly, for every access."""
     _cache: dict[Any, Any] = field(
         default_factory=dict, init=False, compare=False, repr=False, hash=False
     )

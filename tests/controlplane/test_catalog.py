@@ -10,7 +10,7 @@ from connector.errors import Invalid, NotFound
 from .conftest import OPEN_POLICY, PARTNER, Plane, dataset, facts_of
 
 MEMBER = CredentialFact(
-    types=("https://w3id.org/klimakommune/policy#FederationMembershipCredential",),
+    types=("https://w3id.org/klimakommune/policy#MembershipCredential",),
     issuer="did:web:federation.klimakommune.de",
     subject=PARTNER,
 )

@@ -69,7 +69,7 @@ def test_auto_provider_terminates_with_the_explanation(plane: Plane) -> None:
 def test_a_federation_member_gets_the_partner_only_contract(plane: Plane) -> None:
     offer = dataset(plane, "partners", policy="partner-only").offers[0]
     member = CredentialFact(
-        types=("https://w3id.org/klimakommune/policy#FederationMembershipCredential",),
+        types=("https://w3id.org/klimakommune/policy#MembershipCredential",),
         issuer="did:web:federation.klimakommune.de",
         subject=PARTNER,
     )

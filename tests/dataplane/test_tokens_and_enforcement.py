@@ -23,7 +23,7 @@ from connector.stores.dataplane_store import SqlAccessCounter, SqlTokenStore
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 CONSUMER = "did:web:partner.example"
-TARGET = "https://daten.hagen.de/dataset/x"
+TARGET = "https://w3id.org/klimakommune/hagen/datasets/x"
 
 
 def grant_args() -> dict[str, str]:
@@ -196,10 +196,8 @@ def test_partner_only_uses_the_consumers_verified_credentials(engine: Engine) ->
     from connector.controlplane.ports import CredentialFact, Facts
 
     clock = FixedClock("2026-06-01T12:00:00Z")
-    fed = CredentialFact(
-        ("FederationMembershipCredential",), "did:web:federation.klimakommune.de", CONSUMER
-    )
-    other = CredentialFact(("FederationMembershipCredential",), "did:web:self.example", CONSUMER)
+    fed = CredentialFact(("MembershipCredential",), "did:web:federation.klimakommune.de", CONSUMER)
+    other = CredentialFact(("MembershipCredential",), "did:web:self.example", CONSUMER)
     for creds, expected in (((fed,), True), ((other,), False), ((), False)):
         e = Enforcer(
             SqlAccessCounter(engine),

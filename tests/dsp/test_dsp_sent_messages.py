@@ -61,7 +61,7 @@ def catalog_store(tmp_path: Path) -> SqlCatalogStore:
     for path in sorted((ROOT / "policies").glob("*.jsonld")):
         listings.create_dataset(
             {
-                "id": f"https://daten.hagen.de/dataset/{path.stem}",
+                "id": f"https://w3id.org/klimakommune/hagen/datasets/{path.stem}",
                 "title": path.stem,
                 "source": {"type": "file", "path": "x.csv", "mediaType": "text/csv"},
                 "policy": path.stem,

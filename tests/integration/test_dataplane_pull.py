@@ -18,7 +18,7 @@ from .conftest import ROOT
 from .dsp_helpers import ENV, did_of, mgmt, negotiate, wait_for
 
 pytestmark = pytest.mark.integration
-DS = "https://daten.hagen.de/dataset/"
+DS = "https://w3id.org/klimakommune/hagen/datasets/"
 
 
 def demo_data(data_dir: Path) -> Path:
@@ -104,6 +104,28 @@ def test_pull_every_demo_dataset(start_connector: Any, tmp_path: Path) -> None:
         mine = mgmt("GET", consumer, f"/transfers/{transfer['id']}/data")
         assert mine.status_code == 200, mine.text
         assert mine.content == pulled.content
+    # geofenced (soil moisture) and purpose-bound aggregates (smart meters) are contracted too:
+    # the access-time constraints are judged at each pull, not at negotiation
+    agreement = agreement_for(consumer, provider, provider_did, DS + "bodenfeuchte-strassenbaeume")
+    endpoint, token = token_of(start_transfer(consumer, provider, provider_did, agreement))
+    pulled = httpx.get(endpoint, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert pulled.status_code == 200, pulled.text
+    total = db.execute("SELECT count(*) FROM bodenfeuchte").fetchone()[0]
+    assert 0 < len(pulled.text.splitlines()) <= total
+    agreement = agreement_for(consumer, provider, provider_did, DS + "smart-meter-quartier")
+    endpoint, token = token_of(start_transfer(consumer, provider, provider_did, agreement))
+    auth = {"Authorization": f"Bearer {token}"}
+    refused = httpx.get(endpoint, headers=auth, timeout=30)
+    assert refused.status_code == 403, refused.text
+    assert "purpose" in refused.text.lower() or "zweck" in refused.text.lower()
+    wrong = httpx.get(endpoint, params={"purpose": "kk:Marketing"}, headers=auth, timeout=30)
+    assert wrong.status_code == 403
+    allowed = httpx.get(
+        endpoint, params={"purpose": "kk:Energiemanagement"}, headers=auth, timeout=30
+    )
+    assert allowed.status_code == 200, allowed.text
+    aggregates = [json.loads(line) for line in allowed.text.splitlines()]
+    assert aggregates and "meter_id" not in aggregates[0]
     # a file source (CSV) is passed through byte for byte
     agreement = agreement_for(consumer, provider, provider_did, DS + "energie-staedtische-gebaeude")
     energy = start_transfer(consumer, provider, provider_did, agreement)

@@ -37,7 +37,7 @@ def city_policy(name: str) -> CompiledPolicy:
 def request(
     action: str = "read",
     party: str = "did:web:partner.example",
-    target: str = "https://daten.hagen.de/dataset/energie",
+    target: str = "https://w3id.org/klimakommune/hagen/datasets/energie",
     **params: object,
 ) -> EvaluationRequest:
     """A request; keyword parameters become declared values (IRI or literal)."""

@@ -26,7 +26,7 @@ from .conftest import NOW, POLICIES, city_policy, request
 
 PARTNER = "did:web:stadtwerke.example"
 STRANGER = "did:web:stranger.example"
-DATASET = "https://daten.hagen.de/dataset/energie"
+DATASET = "https://w3id.org/klimakommune/hagen/datasets/energie"
 
 
 def _both(name: str, req, w) -> bool:  # type: ignore[no-untyped-def]
@@ -67,7 +67,7 @@ def test_dl_de_by_duty_carries_the_attribution_details() -> None:
     assert str(ODRL.attributedParty) in extras
 
 
-def _member(issuer: str, kind: IRI = KK.FederationMembershipCredential) -> StateOfTheWorld:
+def _member(issuer: str, kind: IRI = KK.MembershipCredential) -> StateOfTheWorld:
     facts = {
         IRI(PARTNER): {
             KK.membershipCredentialType: (kind,),
