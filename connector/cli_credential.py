@@ -3,9 +3,11 @@ credentials this connector was given, list them."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import json
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -77,6 +79,7 @@ def issue(
     """Issue a credential about SUBJECT, signed with this connector's keys (as an authority)."""
     from connector.bootstrap import initialise
     from connector.credentials.jsonld import default_loader
+    from connector.identity.issuance import IssuedRegistry
     from connector.identity.membership import membership_credential, secure
 
     if fmt not in FORMATS:
@@ -87,14 +90,34 @@ def issue(
     try:
         init = initialise(settings, clock)
         now = clock.now()
+        until = _instant(valid_until) if valid_until else None
+        credential_id = f"urn:uuid:{uuid.uuid4()}"
+        # validate before an index is allocated
+        membership_credential(
+            issuer=init.did,
+            subject=subject,
+            issued_at=now,
+            valid_until=until,
+            credential_type=credential_type,
+        )
+        registry = IssuedRegistry.in_data_dir(settings.data_dir, settings.base_url)
+        _, status = registry.register(
+            credential_id,
+            subject=subject,
+            credential_type=credential_type,
+            valid_from=now,
+            valid_until=until,
+        )
         credential = membership_credential(
             issuer=init.did,
             subject=subject,
             issued_at=now,
-            valid_until=_instant(valid_until) if valid_until else None,
+            valid_until=until,
             credential_type=credential_type,
             member_of=member_of,
             roles=role or (),
+            credential_id=credential_id,
+            status=status,
         )
         loader = default_loader()
         formats = ["vc+jwt", "ldp_vc"] if fmt == "both" else [fmt]
@@ -102,6 +125,7 @@ def issue(
             secure(credential, keyset=init.keyset, loader=loader, fmt=f, now=now)  # type: ignore[arg-type]
             for f in formats
         ]
+        registry.publish(keyset=init.keyset, loader=loader, now=now)
     except ConnectorError as exc:
         typer.echo(f"credential issue: {exc.detail} ({exc.reason})", err=True)
         raise typer.Exit(1) from exc
@@ -113,7 +137,12 @@ def issue(
     _audit(
         settings,
         init.keyset,
-        {"credential": credential["id"], "change": "issued", "type": credential_type},
+        {
+            "credential": credential["id"],
+            "change": "issued",
+            "type": credential_type,
+            "statusListIndex": status["statusListIndex"],
+        },
         subject,
     )
     if out is None:
@@ -248,3 +277,56 @@ def list_credentials(
     for c in held:
         types = ",".join(t for t in c.types if t != "VerifiableCredential")
         typer.echo(f"{c.id}  {types}  {c.format}  issuer={c.issuer}  until={c.valid_until or '-'}")
+
+
+@credential_app.command()
+def revoke(
+    credential_id: Annotated[str, typer.Argument(help="The id of a credential we issued.")],
+    undo: Annotated[bool, typer.Option("--undo", help="Reinstate a revoked credential.")] = False,
+) -> None:
+    """Revoke a credential this connector issued (its status bit) and re-sign the status list."""
+    from connector.bootstrap import initialise
+    from connector.credentials.jsonld import default_loader
+    from connector.identity.issuance import IssuedRegistry
+
+    settings = _settings()
+    clock = SystemClock()
+    try:
+        init = initialise(settings, clock)
+        registry = IssuedRegistry.in_data_dir(settings.data_dir, settings.base_url)
+        row = registry.set_revoked(credential_id, not undo)
+        registry.publish(keyset=init.keyset, loader=default_loader(), now=clock.now())
+    except ConnectorError as exc:
+        typer.echo(f"credential revoke: {exc.detail} ({exc.reason})", err=True)
+        raise typer.Exit(1) from exc
+    change = "reinstated" if undo else "revoked"
+    _audit(
+        settings,
+        init.keyset,
+        {"credential": row.id, "change": change, "statusListIndex": row.index},
+        row.subject,
+    )
+    typer.echo(f"{change} {row.id} (status list index {row.index}, {registry.list_url})")
+
+
+@credential_app.command()
+def issued(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The credentials this connector issued (as an authority), with their status."""
+    from connector.identity.issuance import IssuedRegistry
+
+    settings = _settings()
+    try:
+        rows = IssuedRegistry.in_data_dir(settings.data_dir, settings.base_url).all()
+    except ConnectorError as exc:
+        typer.echo(f"credential issued: {exc.detail} ({exc.reason})", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+        return
+    for r in rows:
+        state = "revoked" if r.revoked else "valid"
+        typer.echo(
+            f"{r.id}  #{r.index}  {r.type}  {r.subject}  until={r.valid_until or '-'}  {state}"
+        )

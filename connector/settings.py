@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     self_descriptions_dir: Path = Path("./self-descriptions")
     participant_config: Path | None = None
     did_cache_ttl_seconds: int = Field(default=300, ge=0)
+    participant_facts_cache_seconds: float = Field(default=60.0, ge=0)
+    """How long a caller's verified credentials are reused before the DCP flow runs again (a
+    revocation takes effect after at most this long; failures are kept at most 10 s)."""
     http_timeout_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     rsa_key: bool = False

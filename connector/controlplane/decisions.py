@@ -21,17 +21,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
+from connector.audit.event import canonical, sha256_hex
 from connector.controlplane.policies import PolicyVersion, compiled, target_collections
 from connector.controlplane.ports import CredentialFact, Facts
+from connector.model.contract import Agreement
+from connector.model.negotiation import Negotiation
 from connector.policy import (
     CompiledPolicy,
+    ComplianceReport,
     DutyRecord,
     EvaluationRequest,
     StateOfTheWorld,
     decide,
     evaluate,
     explain,
+    to_jsonld,
 )
 from connector.policy.terms import IRI, KK, ODRL, REPORT, Node, Term
 
@@ -58,10 +64,71 @@ ACCESS_TIME_OPERANDS: frozenset[IRI] = frozenset(
 
 @dataclass(frozen=True)
 class Decision:
-    """A yes/no with the explanation in English (for a termination reason)."""
+    """A yes/no with the explanation in English (for a termination reason), the digest of the
+    compliance report it rests on and the hash of the policy version evaluated."""
 
     permitted: bool
     explanation: str = ""
+    report_digest: str = ""
+    policy_hash: str | None = None
+
+
+@runtime_checkable
+class DecisionLog(Protocol):
+    """Where decisions are recorded as ``policy.decided`` audit events (the control-plane
+    store and its transactions implement it)."""
+
+    def record_decision(
+        self,
+        *,
+        permitted: bool,
+        report_digest: str,
+        explanation: str,
+        participant: str,
+        dataset: str | None,
+        process: str | None = None,
+        agreement: str | None = None,
+        policy_hash: str | None = None,
+        stage: str = "contract",
+    ) -> None: ...
+
+
+def report_digest(report: ComplianceReport) -> str:
+    """SHA-256 (hex) of the compliance report's JSON-LD form in JCS."""
+    return sha256_hex(canonical(to_jsonld(report)))
+
+
+def note_contract_decision(log: object, decision: Decision | None, n: Negotiation) -> None:
+    """Record the automatic contract decision on negotiation ``n`` in ``log`` (a store
+    transaction) when ``log`` keeps decisions; ``None`` (no automatic decision) records nothing."""
+    if decision is None or not isinstance(log, DecisionLog):
+        return
+    log.record_decision(
+        permitted=decision.permitted,
+        report_digest=decision.report_digest,
+        explanation=decision.explanation,
+        participant=n.counterparty_id,
+        dataset=n.dataset_id,
+        process=n.id,
+        policy_hash=decision.policy_hash,
+        stage="contract",
+    )
+
+
+def note_transfer_check(log: object, decision: Decision, agreement: Agreement) -> None:
+    """Record the re-check of ``agreement``'s policy for a transfer (request or resumption)."""
+    if not isinstance(log, DecisionLog):
+        return
+    log.record_decision(
+        permitted=decision.permitted,
+        report_digest=decision.report_digest,
+        explanation=decision.explanation,
+        participant=agreement.assignee,
+        dataset=agreement.target,
+        agreement=agreement.id,
+        policy_hash=decision.policy_hash,
+        stage="transfer",
+    )
 
 
 def _worlds(
@@ -148,7 +215,9 @@ def contract_decision(
         req = _request(facts, target, "use")
         report = evaluate(policy, req, _with_duties_done(policy, req, plain))
         if report.permitted:
-            return Decision(True)
+            return Decision(True, explain(report, "en"), report_digest(report), version.hash)
         last_report = report
-    text = explain(last_report, "en") if last_report is not None else "not permitted"
-    return Decision(False, text)
+    if last_report is None:
+        return Decision(False, "not permitted", policy_hash=version.hash)
+    text = explain(last_report, "en")
+    return Decision(False, text, report_digest(last_report), version.hash)

@@ -19,6 +19,7 @@ from connector.controlplane.policies import (
     offer_rules,
     policy_uid,
 )
+from connector.dsp.conversion import RESERVED_DATASET_KEYS
 from connector.errors import Invalid, NotFound
 from connector.model.contract import Offer
 from connector.model.dataset import PULL, PUSH, Dataset, Mode
@@ -126,6 +127,13 @@ class Listings:
             raise Invalid(
                 "properties must be an object", reason="invalid_field", field="properties"
             )
+        for key in properties:
+            if not isinstance(key, str) or key.startswith("@") or key in RESERVED_DATASET_KEYS:
+                raise Invalid(
+                    f"properties must not set {key} (the connector writes it)",
+                    reason="invalid_field",
+                    field=f"properties.{key}",
+                )
         offer = Offer(
             id=offer_id(dataset_id, policy.hash),
             target=dataset_id,

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from connector.clock import Clock
-from connector.controlplane.decisions import Decision, contract_decision
-from connector.controlplane.outbound import negotiation_message
+from connector.controlplane.decisions import Decision, contract_decision, note_contract_decision
+from connector.controlplane.outbound import (
+    negotiation_message,
+    own_termination,
+    received_termination,
+)
 from connector.controlplane.policies import PolicyVersion
 from connector.controlplane.ports import Caller, ControlPlaneStore, Facts, StoreTx
 from connector.dsp import negotiation as wn
@@ -86,6 +91,8 @@ class Negotiations:
     ) -> Negotiation:
         moved = n.send(event, **kwargs)
         tx.enqueue(negotiation_message(moved, event, callback_url=self.callback_url, reason=reason))
+        if event is NegotiationEvent.TERMINATE:
+            moved = replace(moved, termination=own_termination(moved.role, reason))
         return moved
 
     def _save(self, tx: StoreTx, n: Negotiation) -> None:
@@ -149,6 +156,7 @@ class Negotiations:
 
     def _decide(self, tx: StoreTx, n: Negotiation, decision: Decision | None) -> Negotiation:
         """Provider automation after a request or an acceptance (auto mode only)."""
+        note_contract_decision(tx, decision, n)
         if decision is None or n.offer is None:
             return n
         if not decision.permitted:
@@ -267,6 +275,7 @@ class Negotiations:
             n = self._owned(tx, pid, caller)
             other = self._pids(n, msg.consumer_pid, msg.provider_pid)
             n = n.receive(NegotiationEvent.TERMINATE, at=now, counterpart_pid=other)
+            n = replace(n, termination=received_termination(n.role, msg.code, msg.reason))
             self._save(tx, n)
         return n
 
@@ -385,7 +394,7 @@ class Negotiations:
             )
         if action == "terminate":
             if n.state is None:
-                return n.abort(at=now)
+                return replace(n.abort(at=now), termination=own_termination(n.role, reason))
             return self._send(tx, n, NegotiationEvent.TERMINATE, reason=reason)
         if action == "agree":
             return self._send(tx, n, NegotiationEvent.AGREE, agreement=self._agreement(n))

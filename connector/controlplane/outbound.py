@@ -12,6 +12,8 @@ Paths (DSP 2025-1 HTTPS binding), relative to the counterpart's DSP base — the
 
 from __future__ import annotations
 
+from typing import Any
+
 from connector.controlplane.ports import OutboxMessage
 from connector.dsp import negotiation as wn
 from connector.dsp import transfer as wt
@@ -20,7 +22,7 @@ from connector.dsp.codec import serialize
 from connector.dsp.conversion import agreement_to_wire, data_address_to_wire, message_offer
 from connector.errors import Conflict
 from connector.model.negotiation import Negotiation, NegotiationEvent
-from connector.model.process import Role
+from connector.model.process import Role, Termination
 from connector.model.transfer import Transfer, TransferEvent
 
 _TRANSFER_PATHS = {
@@ -37,6 +39,17 @@ def _base(address: str) -> str:
 
 def _reason(reason: str | None) -> list[str] | None:
     return [reason] if reason else None
+
+
+def own_termination(role: Role, reason: str | None) -> Termination:
+    """What this side states when it terminates a process (as its message carries it)."""
+    return Termination(role, "terminated" if reason else None, tuple(_reason(reason) or ()))
+
+
+def received_termination(role: Role, code: str | None, reasons: list[Any] | None) -> Termination:
+    """What the counterpart stated in its termination message (kept as received)."""
+    sender = Role.PROVIDER if role is Role.CONSUMER else Role.CONSUMER
+    return Termination(sender, code, tuple(reasons or ()))
 
 
 def negotiation_message(

@@ -20,6 +20,7 @@ from typing import Any
 import rfc8785
 
 from connector.dsp import terms
+from connector.dsp.conversion import checked_offer_rules
 from connector.errors import Invalid
 from connector.policy import CompiledPolicy, compile_policy, parse_policy
 
@@ -113,8 +114,9 @@ def offer_rules(body: Mapping[str, Any]) -> dict[str, Any]:
         raise Invalid("a policy needs a permission or a prohibition", reason="invalid_policy")
     # The form the DSP codec reads back (``odrl:use`` → ``use``), so that a consumer echoing
     # the offer unchanged is recognised as unchanged.
-    normalized: dict[str, Any] = terms.normalize(rules)
-    return normalized
+    # Constraint operands in wire form (numbers and booleans as typed literals), checked
+    # against the DSP offer shape, so that what is stored can always be published.
+    return checked_offer_rules(terms.normalize(rules))
 
 
 @lru_cache(maxsize=1024)

@@ -13,12 +13,17 @@ requester at request time and when a suspended transfer is resumed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from connector.clock import Clock
-from connector.controlplane.decisions import contract_decision
+from connector.controlplane.decisions import contract_decision, note_transfer_check
 from connector.controlplane.negotiations import FactsSource, PolicyLookup, new_pid
-from connector.controlplane.outbound import transfer_message
+from connector.controlplane.outbound import (
+    own_termination,
+    received_termination,
+    transfer_message,
+)
 from connector.controlplane.ports import (
     Caller,
     ControlPlaneStore,
@@ -39,6 +44,22 @@ _STOPS = {
     "complete": TransferEvent.COMPLETE,
     "terminate": TransferEvent.TERMINATE,
 }
+
+
+def _is_fresh_address(t: Transfer, event: TransferEvent) -> bool:
+    """Whether a provider's start message to this consumer only brings the new data address
+    after our resume (DSP 2025-1 lets either side resume; the address of the suspension was
+    revoked, so the provider announces a new one while the transfer is STARTED)."""
+    if event is not TransferEvent.START or t.role is not Role.CONSUMER:
+        return False
+    if t.state is not TransferState.STARTED or t.pending is not None or not t.history:
+        return False
+    last = t.history[-1]
+    return (
+        last.event is TransferEvent.START
+        and last.sender is Role.CONSUMER
+        and last.before is TransferState.SUSPENDED
+    )
 
 
 class Transfers:
@@ -76,6 +97,8 @@ class Transfers:
     ) -> Transfer:
         moved = t.send(event, data_address=data_address)
         tx.enqueue(transfer_message(moved, event, callback_url=self.callback_url, reason=reason))
+        if event is TransferEvent.TERMINATE:
+            moved = replace(moved, termination=own_termination(moved.role, reason))
         return moved
 
     def _owned(self, tx: StoreTx, pid: str, caller: Caller) -> Transfer:
@@ -124,6 +147,7 @@ class Transfers:
         decision = contract_decision(version, Facts(consumer, trusted=False), agreement.target, now)
         if not decision.permitted:
             decision = contract_decision(version, facts(), agreement.target, now)
+        note_transfer_check(self._store, decision, agreement)
         if not decision.permitted:
             raise Invalid(
                 f"the agreement does not permit this transfer: {decision.explanation}",
@@ -144,6 +168,22 @@ class Transfers:
     def _revoke(self, t: Transfer) -> None:
         if self.issuer is not None and t.role is Role.PROVIDER:
             self.issuer.revoke(t.id)
+
+    def _send_address(self, pid: str, address: DataAddress) -> Transfer:
+        """After a consumer's resume of a pull transfer: a ``TransferStartMessage`` with the new
+        address. The transfer is STARTED already, so this is no state change (nothing pending;
+        the acknowledgement changes nothing)."""
+        with self._store.transaction() as tx:
+            t = tx.transfer(pid)
+            if t is None:
+                raise NotFound(f"transfer {pid} not found", reason="unknown_process")
+            if t.state is not TransferState.STARTED or t.pending is not None:
+                return t  # suspended or stopped again meanwhile: nothing to announce
+            t = replace(t, data_address=address)
+            # saved first: saving a process with nothing pending drops its queued messages
+            tx.save_transfer(t)
+            tx.enqueue(transfer_message(t, TransferEvent.START, callback_url=self.callback_url))
+        return t
 
     def _start(self, pid: str, address: DataAddress | None, *, auto: bool) -> Transfer:
         with self._store.transaction() as tx:
@@ -223,11 +263,22 @@ class Transfers:
                 address = data_address_from_wire(msg.data_address)
             if event is TransferEvent.START and t.role is Role.PROVIDER:
                 self._check_agreement(tx, t.agreement_id, caller.did)
+            if address is not None and _is_fresh_address(t, event):
+                # the provider's new address after our resume: no state change
+                t = replace(t, data_address=address)
+                tx.save_transfer(t)
+                return t
             t = t.receive(event, at=now, data_address=address, counterpart_pid=other)
+            if isinstance(msg, wt.TransferTerminationMessage):
+                t = replace(t, termination=received_termination(t.role, msg.code, msg.reason))
             tx.save_transfer(t)
         if t.role is Role.PROVIDER:
             if event is TransferEvent.START:
-                self._issue(t)
+                # A consumer's resume: the data plane issues a new address (the one of the
+                # suspension stays revoked) and, for a pull, the start message carries it.
+                address = self._issue(t)
+                if t.format.endswith("PULL") and address is not None:
+                    t = self._send_address(t.id, address)
             else:
                 self._revoke(t)
         return t
@@ -263,8 +314,19 @@ class Transfers:
             tx.save_transfer(t)
         return t
 
-    def act(self, pid: str, action: str, *, reason: str | None = None) -> Transfer:
-        """``start``, ``suspend``, ``complete`` or ``terminate``; ``Conflict`` when illegal."""
+    def act(
+        self,
+        pid: str,
+        action: str,
+        *,
+        reason: str | None = None,
+        facts: Callable[[str], Facts] | None = None,
+    ) -> Transfer:
+        """``start``, ``suspend``, ``complete`` or ``terminate``; ``Conflict`` when illegal.
+
+        A provider's ``start`` (first start or resume) evaluates the agreement's policy for the
+        consumer again, as a consumer's resume does; ``facts(did)`` gives the consumer's facts
+        (without it only the consumer's DID is known to the decision)."""
         with self._store.transaction() as tx:
             t = tx.transfer(pid)
         if t is None:
@@ -272,6 +334,17 @@ class Transfers:
         if action == "start":
             if not t.can_send(TransferEvent.START):
                 t.send(TransferEvent.START)  # raises the precise Conflict
+            if t.role is Role.PROVIDER:
+                consumer = t.counterparty_id
+                self._recheck_policy(
+                    t.agreement_id,
+                    consumer,
+                    (lambda: facts(consumer))
+                    if facts is not None
+                    else (lambda: Facts(consumer, trusted=False)),
+                )
+                with self._store.transaction() as tx:
+                    self._check_agreement(tx, t.agreement_id, consumer)
             address = self._issue(t) if t.role is Role.PROVIDER else None
             return self._start(pid, address, auto=False)
         event = _STOPS.get(action)
@@ -283,7 +356,7 @@ class Transfers:
             if t is None:
                 raise NotFound(f"transfer {pid} not found", reason="unknown_process")
             if event is TransferEvent.TERMINATE and t.state is None:
-                t = t.abort(at=now)
+                t = replace(t.abort(at=now), termination=own_termination(t.role, reason))
             else:
                 t = self._send(tx, t, event, reason=reason)
             tx.save_transfer(t)

@@ -199,9 +199,12 @@ def verify_jws(
     relationship: Relationship,
     typs: frozenset[str] | None,
     max_bytes: int = MAX_JWT_BYTES,
+    default_kid: str | None = None,
 ) -> VerifiedJwt:
     """Verify a compact JWS whose key is found through ``kid`` (the building block of the
     VC/VP checks here and of self-issued tokens). ``typs=None`` skips the ``typ`` check.
+    ``default_kid`` (an absolute method id the caller chose, e.g. the only key of a DID
+    document) stands in for a header without ``kid``; it is still resolved for ``relationship``.
 
     A relative ``kid`` (``#key-1``) is resolved against the payload's ``iss`` (or issuer/holder).
     Claims are *not* checked here: see :func:`verify_vc_jwt`, :func:`verify_vp_jwt`.
@@ -222,7 +225,7 @@ def verify_jws(
         raise _fail(f"typ {str(header.get('typ'))[:40]!r} is not one of {sorted(typs)}", "bad_typ")
     if "crit" in header or "b64" in header:
         raise _fail("JWS crit/b64 header parameters are not supported", "malformed_jwt")
-    kid = header.get("kid")
+    kid = header.get("kid", default_kid)
     if not isinstance(kid, str) or not kid:
         raise _fail("JWT header has no kid", "malformed_jwt")
     signature = _b64decode(signature_b64, "signature")

@@ -1,8 +1,10 @@
 """Outbound JSON over HTTP for the control plane (implements ``OutboundHttp``).
 
 Every URL passes the SSRF guard first; transport failures become ``Unavailable`` (the runner
-retries them); bodies larger than ``max_bytes`` are refused. One pooled ``httpx.Client``
-(keep-alive) serves all counterparties.
+retries them); a body larger than ``max_bytes`` is not read: the limit is enforced while
+the response streams in (a declared ``Content-Length`` above it is refused before reading,
+an endless or oversized body is cut off at the limit and the connection dropped), and the
+result then has no body. One pooled ``httpx.Client`` (keep-alive) serves all counterparties.
 """
 
 from __future__ import annotations
@@ -42,15 +44,36 @@ class GuardedJsonClient:
         """Close the connection pool."""
         self._client.close()
 
-    def _result(self, response: httpx.Response) -> HttpResult:
-        raw = response.content
+    def _body(self, response: httpx.Response) -> bytes | None:
+        """The body, read chunk by chunk; ``None`` as soon as it exceeds ``max_bytes``."""
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():  # decoded: a compressed bomb counts in full
+            size += len(chunk)
+            if size > self._max_bytes:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> HttpResult:
+        try:
+            with self._client.stream(method, url, **kwargs) as response:
+                raw = self._body(response)
+                status, headers = response.status_code, dict(response.headers)
+        except httpx.HTTPError as exc:
+            raise Unavailable(
+                f"{method} {url} failed: {exc.__class__.__name__}", reason="transport"
+            ) from exc
         body: Any = None
-        if raw and len(raw) <= self._max_bytes:
+        if raw:
             try:
                 body = json.loads(raw)
             except ValueError:
                 body = None
-        return HttpResult(response.status_code, body, dict(response.headers))
+        return HttpResult(status, body, headers)
 
     def post_json(
         self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str]
@@ -58,23 +81,11 @@ class GuardedJsonClient:
         """POST ``body`` as JSON; ``Unavailable`` on a transport failure."""
         self._guard.check_url(url)
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        try:
-            response = self._client.post(
-                url, content=content, headers={**headers, "content-type": "application/json"}
-            )
-        except httpx.HTTPError as exc:
-            raise Unavailable(
-                f"POST {url} failed: {exc.__class__.__name__}", reason="transport"
-            ) from exc
-        return self._result(response)
+        return self._send(
+            "POST", url, content=content, headers={**headers, "content-type": "application/json"}
+        )
 
     def get_json(self, url: str, *, headers: Mapping[str, str]) -> HttpResult:
         """GET JSON; ``Unavailable`` on a transport failure."""
         self._guard.check_url(url)
-        try:
-            response = self._client.get(url, headers=dict(headers))
-        except httpx.HTTPError as exc:
-            raise Unavailable(
-                f"GET {url} failed: {exc.__class__.__name__}", reason="transport"
-            ) from exc
-        return self._result(response)
+        return self._send("GET", url, headers=dict(headers))

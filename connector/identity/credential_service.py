@@ -10,8 +10,9 @@ one Data Integrity presentation (our DI credentials), both bound to the verifier
 (``aud`` / proof ``domain``) and valid five minutes.
 
 Refusals: ``Unauthorized`` (``no_access_token``, ``bad_access_token`` and the token reasons),
-``Forbidden`` (``scope_not_granted``), ``Invalid`` (``bad_query``, ``invalid_scope``,
-``presentation_definition_not_supported``).
+``Forbidden`` (``scope_not_granted``), ``Invalid`` (``bad_query``, ``invalid_scope``) and
+:class:`NotImplementedQuery` (``presentation_definition_not_supported``: DCP says a Credential
+Service that does not support ``presentationDefinition`` MUST answer ``501 Not Implemented``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from connector.credentials import data_integrity, jose
 from connector.credentials.did_resolver import DidResolver
 from connector.credentials.jsonld import PinnedLoader
 from connector.credentials.keys import KeySet
-from connector.errors import Forbidden, Invalid, Unauthorized, VerificationFailed
+from connector.errors import (
+    ConnectorError,
+    Forbidden,
+    Invalid,
+    Unauthorized,
+    VerificationFailed,
+)
 from connector.identity.scopes import parse_scopes
 from connector.identity.tokens import ACCESS_TOKEN_TYP, MAX_TOKEN_BYTES, check_times
 
@@ -36,6 +43,13 @@ VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 QUERY_TYPE = "PresentationQueryMessage"
 RESPONSE_TYPE = "PresentationResponseMessage"
 PRESENTATION_LIFETIME_SECONDS = 300
+
+
+class NotImplementedQuery(ConnectorError):
+    """A query feature this Credential Service does not implement (DCP: ``501``)."""
+
+    status = 501
+    default_reason = "not_implemented"
 
 
 class HeldCredential(Protocol):
@@ -69,7 +83,7 @@ def parse_query(message: Any) -> list[str]:
     if QUERY_TYPE not in _types(message.get("type", message.get("@type"))):
         raise Invalid(f"the query's type must be {QUERY_TYPE}", reason="bad_query")
     if "presentationDefinition" in message:
-        raise Invalid(
+        raise NotImplementedQuery(
             "presentationDefinition is not supported; use scope",
             reason="presentation_definition_not_supported",
         )

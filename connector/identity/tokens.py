@@ -1,7 +1,8 @@
 """DCP self-issued ID tokens: issue them for outgoing DSP calls, verify them on incoming ones.
 
 A self-issued ID token (DCP v1.0, "Base Concepts") is a compact JWS signed with one of the
-participant's keys, header ``kid`` = a verification method of its DID document, claims
+participant's keys, header ``kid`` = a verification method of its DID document (DCP lets a
+token omit ``kid`` when that document has exactly one method; we accept that too), claims
 ``iss`` = ``sub`` = its DID, ``aud`` = the verifier's DID, ``jti``, ``iat``, ``exp`` and
 optionally ``token``: an access token the verifier presents at our Credential Service to obtain
 our credentials (see :mod:`connector.identity.credential_service`).
@@ -13,7 +14,8 @@ reason                     meaning
 =========================  ==================================================================
 ``missing_token``          no ``Authorization`` header
 ``malformed_authorization``  not ``Bearer <jwt>``
-``malformed_jwt``          not a compact JWS / not JSON / no ``kid``
+``malformed_jwt``          not a compact JWS / not JSON / no ``kid`` (and no ``iss`` DID)
+``ambiguous_key``          no ``kid``, and the issuer's DID document has several methods
 ``alg_not_allowed``        ``none``, ``HS*`` or an algorithm that does not fit the key
 ``bad_typ``                an access token (``at+jwt``) or a credential used as an ID token
 ``bad_signature``          the signature does not verify with the ``kid``'s key
@@ -34,8 +36,10 @@ the log and the audit trail.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -99,6 +103,15 @@ def _audiences(claims: Mapping[str, Any]) -> list[str]:
     if isinstance(aud, list) and all(isinstance(a, str) for a in aud):
         return list(aud)
     raise Unauthorized("claim aud is missing or not a string", reason="missing_claim")
+
+
+def _peek(segment: str) -> dict[str, Any] | None:
+    """An *unverified* JWS header or payload, or ``None`` if it is not a JSON object."""
+    try:
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def replay_key(issuer: str, jti: str) -> str:
@@ -239,6 +252,7 @@ class SelfIssuedAuthenticator:
         skew_seconds: int = 30,
         max_lifetime_seconds: int = MAX_LIFETIME_SECONDS,
     ) -> None:
+        self._resolver = resolver
         self._methods = _AnyRelationship(resolver, TOKEN_RELATIONSHIPS)
         self._own_did = own_did
         self._replay = replay
@@ -255,6 +269,7 @@ class SelfIssuedAuthenticator:
                 relationship="capabilityInvocation",
                 typs=None,
                 max_bytes=MAX_TOKEN_BYTES,
+                default_kid=self._implicit_kid(token),
             )
         except VerificationFailed as exc:
             raise Unauthorized(exc.detail, reason=exc.reason) from exc
@@ -284,6 +299,28 @@ class SelfIssuedAuthenticator:
                 f"jti {jti[:40]!r} of {iss[:80]} was used before", reason="replayed_jti"
             )
         return Caller(did=iss, claims=dict(claims))
+
+    def _implicit_kid(self, token: str) -> str | None:
+        """DCP: a token without ``kid`` is verified with the *only* verification method of its
+        issuer's DID document (listed for a token relationship — checked by the resolver);
+        ``None`` when the token has a ``kid`` or cannot be read (``verify_jws`` reports it).
+        ``ambiguous_key`` when the document has more than one method."""
+        parts = token.split(".") if len(token) <= MAX_TOKEN_BYTES else []
+        header = _peek(parts[0]) if len(parts) == 3 else None
+        if header is None or "kid" in header:
+            return None
+        payload = _peek(parts[1])
+        issuer = None if payload is None else payload.get("iss")
+        if not isinstance(issuer, str) or not issuer.startswith("did:"):
+            return None
+        document = self._resolver.resolve(issuer)
+        methods = set(document.methods) | set(document.rejected)
+        if len(methods) != 1:
+            raise VerificationFailed(
+                f"no kid, and {issuer[:80]} has {len(methods)} verification methods",
+                reason="ambiguous_key",
+            )
+        return methods.pop()
 
     def authenticate(self, authorization: str | None) -> Caller:
         """Verify an ``Authorization: Bearer <self-issued ID token>`` header value."""

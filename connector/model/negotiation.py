@@ -30,7 +30,7 @@ from enum import StrEnum
 from connector.errors import Conflict
 from connector.model import process
 from connector.model.contract import Agreement, Offer
-from connector.model.process import Progress, Role, Step, TransitionTable
+from connector.model.process import Progress, Role, Step, Termination, TransitionTable
 
 
 class NegotiationState(StrEnum):
@@ -106,6 +106,8 @@ class Negotiation:
     offer: Offer | None = None
     agreement: Agreement | None = None
     history: tuple[Step[NegotiationState, NegotiationEvent], ...] = ()
+    termination: Termination | None = None
+    """Why it was terminated (this side's or the counterpart's termination), once known."""
 
     @classmethod
     def create(

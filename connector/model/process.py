@@ -53,6 +53,16 @@ E = TypeVar("E", bound=StrEnum)
 
 
 @dataclass(frozen=True, slots=True)
+class Termination:
+    """Why a process was terminated: who sent the termination, its ``code`` and ``reason``s
+    (as sent or received: strings, or language-tagged ``{"@value", "@language"}`` objects)."""
+
+    sender: Role
+    code: str | None = None
+    reasons: tuple[object, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Step(Generic[S, E]):
     """One protocol state change, as shown in a process's history."""
 

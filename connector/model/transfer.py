@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from connector.errors import Conflict
 from connector.model import process
-from connector.model.process import Progress, Role, Step, TransitionTable
+from connector.model.process import Progress, Role, Step, Termination, TransitionTable
 
 
 class TransferState(StrEnum):
@@ -105,6 +105,8 @@ class Transfer:
     pending: TransferEvent | None = None
     data_address: DataAddress | None = None
     history: tuple[Step[TransferState, TransferEvent], ...] = ()
+    termination: Termination | None = None
+    """Why it was terminated (this side's or the counterpart's termination), once known."""
 
     @classmethod
     def create(

@@ -14,7 +14,7 @@ Reads that must agree with each other (verification, exports) run in one snapsho
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -142,6 +142,14 @@ def _event_row(entry: AuditEntry) -> tuple[Any, ...]:
         details,
         False,
     )
+
+
+def _event_params(entry: AuditEntry) -> dict[str, Any]:
+    """The entry as named parameters of ``audit_events``."""
+    names = ("seq", "prev_hash", "hash", "time", "body_digest", *_BODY_COLUMNS[:-1])
+    row: dict[str, Any] = {name: getattr(entry, name) for name in names}
+    row.update(event_type=entry.type, details=canonical(entry.details).decode(), redacted=False)
+    return row
 
 
 def _checkpoint_row(cp: Checkpoint) -> tuple[Any, ...]:
@@ -343,6 +351,54 @@ class SqlAuditStore:
             ) from exc
         return entry
 
+    def append_in(self, conn: Connection, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+        """Append ``events`` inside the caller's open write transaction on ``conn``.
+
+        The entries commit or roll back together with the caller's own writes (a state change
+        and its audit event are one fact). The head row is locked here (``FOR UPDATE`` on
+        PostgreSQL); on SQLite the caller's transaction must hold the database write lock
+        already (``BEGIN IMMEDIATE``, as :func:`connector.stores.controlplane_store.
+        write_transaction` does), so the order stays total and gap-free across processes.
+        Call it as the last statement before the commit: other appenders wait for the head
+        from here until the caller commits.
+        """
+        if not events:
+            return []
+        sql = _SQL[self.engine.dialect.name]
+        dbapi_error: Any = self.engine.dialect.loaded_dbapi.Error
+        raw: Any = conn.connection.driver_connection  # the caller's transaction, driver level
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql["lock"])
+            seq, prev = cursor.fetchone()
+            seq = int(seq)
+            now = self._clock.now()
+            entries: list[AuditEntry] = []
+            for event in events:
+                entry = seal(event, seq=seq + 1, prev_hash=prev, at=now)
+                entries.append(entry)
+                seq, prev = entry.seq, entry.hash
+            if self._postgres:  # insert and move the head in one statement per entry
+                rows = [(e.seq, e.hash, *_event_row(e)) for e in entries]
+                if len(rows) == 1:
+                    cursor.execute(sql["insert_and_move"], rows[0])
+                else:
+                    cursor.executemany(sql["insert_and_move"], rows)
+            else:
+                cursor.executemany(sql["insert"], [_event_row(e) for e in entries])
+                cursor.execute(sql["head"], (seq, prev))
+            for entry in entries:
+                if self._due(entry.seq):
+                    cp = self._signed(entry.seq, entry.hash, "periodic")
+                    cursor.execute(sql["checkpoint"], _checkpoint_row(cp))
+        except dbapi_error as exc:
+            raise Unavailable(
+                f"audit trail not writable: {exc.__class__.__name__}", reason="audit_unavailable"
+            ) from exc
+        finally:
+            cursor.close()
+        return entries
+
     def _due(self, seq: int) -> bool:
         every = self._checkpoint_every
         return self._signer is not None and every > 0 and seq % every == 0
@@ -356,10 +412,7 @@ class SqlAuditStore:
         self, conn: Connection, seq: int, prev: str, event: AuditEvent
     ) -> AuditEntry:
         entry = seal(event, seq=seq + 1, prev_hash=prev, at=self._clock.now())
-        row = {c: getattr(entry, c) for c in ("seq", "prev_hash", "hash", "time", "body_digest")}
-        row.update({name: getattr(entry, name) for name in _BODY_COLUMNS[:-1]})
-        row.update(event_type=entry.type, details=canonical(entry.details).decode(), redacted=False)
-        conn.execute(_INSERT_EVENT, row)
+        conn.execute(_INSERT_EVENT, _event_params(entry))
         conn.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash})
         if self._due(entry.seq):
             self._sign_locked(conn, entry.seq, entry.hash, "periodic")

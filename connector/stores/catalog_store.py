@@ -4,6 +4,10 @@ A policy version is identified by ``(id, version)`` and by the hash of its canon
 saving the same content again returns the existing version, different content makes the next
 version. Datasets are read in pages ordered by id (``WHERE id > :after``), so the cost of a
 page does not grow with the size of the catalogue.
+
+Audit: a new policy version is a ``policy.changed`` event, a dataset created, changed or removed
+a ``dataset.changed`` event (old and new hashes: SHA-256 of the canonical JSON), appended in the
+same transaction as the write. Saving unchanged content records nothing.
 """
 
 from __future__ import annotations
@@ -11,19 +15,40 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
+from connector.audit.event import AuditEvent, canonical, sha256_hex
+from connector.audit.vocabulary import EventType
 from connector.clock import Clock, utc_isoformat
 from connector.controlplane.policies import PolicyVersion, policy_hash
 from connector.errors import Conflict
 from connector.model.dataset import Dataset
 from connector.stores import records
+from connector.stores.audit_store import SqlAuditStore
 from connector.stores.controlplane_store import dump_json, load_json, write_transaction
+
+ACTOR = "management"
+"""Who changes policies and datasets: the operator (management API or configuration load)."""
+
+
+def dataset_hash(body: Any) -> str:
+    """SHA-256 (hex) of a stored dataset document in JCS."""
+    return sha256_hex(canonical(body))
 
 
 def _version(row: Any) -> PolicyVersion:
     return PolicyVersion(
         id=row[0], version=int(row[1]), hash=row[2], uid=row[3], body=load_json(row[4])
+    )
+
+
+def _dataset_event(dataset_id: str, old: str | None, new: str | None) -> AuditEvent:
+    change = "created" if old is None else "removed" if new is None else "changed"
+    return AuditEvent(
+        EventType.DATASET_CHANGED,
+        actor=ACTOR,
+        dataset=dataset_id,
+        details={"old_hash": old, "new_hash": new, "change": change},
     )
 
 
@@ -34,6 +59,12 @@ class SqlCatalogStore:
         self.engine = engine
         self._clock = clock
         self._by_hash: dict[str, PolicyVersion] = {}
+        self.audit: SqlAuditStore | None = None
+        """The audit trail changes are recorded in (set by the composition root)."""
+
+    def _audit(self, conn: Connection, event: AuditEvent) -> None:
+        if self.audit is not None:
+            self.audit.append_in(conn, [event])
 
     # policies ----------------------------------------------------------------------------------
 
@@ -67,6 +98,13 @@ class SqlCatalogStore:
                     "body": dump_json(dict(body)),
                 },
             )
+            details = {
+                "policy": policy_id,
+                "version": version,
+                "old_hash": None if row is None else row[2],
+                "new_hash": digest,
+            }
+            self._audit(conn, AuditEvent(EventType.POLICY_CHANGED, actor=ACTOR, details=details))
         return PolicyVersion(policy_id, version, digest, uid, dict(body))
 
     def policy(self, policy_id: str, version: int | None = None) -> PolicyVersion | None:
@@ -119,16 +157,21 @@ class SqlCatalogStore:
 
     def save_dataset(self, dataset: Dataset, *, access_hash: str | None, replace: bool) -> None:
         """Store a dataset; ``Conflict`` if its id exists and ``replace`` is false."""
+        doc = records.dataset_json(dataset)
         params = {
             "id": dataset.id,
             "h": access_hash,
             "at": utc_isoformat(self._clock.now()),
-            "body": dump_json(records.dataset_json(dataset)),
+            "body": dump_json(doc),
         }
         with write_transaction(self.engine) as conn:
             exists = conn.execute(
-                text("SELECT 1 FROM cp_datasets WHERE id = :id"), {"id": dataset.id}
+                text("SELECT body FROM cp_datasets WHERE id = :id"), {"id": dataset.id}
             ).first()
+            old = None if exists is None else dataset_hash(load_json(exists[0]))
+            new = dataset_hash(doc)
+            if old != new:
+                self._audit(conn, _dataset_event(dataset.id, old, new))
             if exists is not None and not replace:
                 raise Conflict(f"dataset {dataset.id} exists", reason="dataset_exists")
             if exists is not None:
@@ -156,10 +199,12 @@ class SqlCatalogStore:
     def delete_dataset(self, dataset_id: str) -> bool:
         """Remove a dataset; whether it existed."""
         with write_transaction(self.engine) as conn:
-            result = conn.execute(
-                text("DELETE FROM cp_datasets WHERE id = :id"), {"id": dataset_id}
-            )
-        return bool(result.rowcount)
+            row = conn.execute(
+                text("DELETE FROM cp_datasets WHERE id = :id RETURNING body"), {"id": dataset_id}
+            ).first()
+            if row is not None:
+                self._audit(conn, _dataset_event(dataset_id, dataset_hash(load_json(row[0])), None))
+        return row is not None
 
     def datasets_after(self, after: str | None, limit: int) -> list[Dataset]:
         """Up to ``limit`` datasets with ids greater than ``after``, ordered by id."""
@@ -178,6 +223,26 @@ class SqlCatalogStore:
                 {"before": before, "n": limit},
             ).all()
         return [records.dataset_from(load_json(r[0])) for r in rows]
+
+    def count_datasets(
+        self,
+        *,
+        after: str | None = None,
+        upto: str | None = None,
+        start: str | None = None,
+        before: str | None = None,
+    ) -> int:
+        """How many datasets have ids ``> after``, ``<= upto``, ``>= start`` and ``< before``
+        (each bound only if given)."""
+        bounds = {"after": ">", "upto": "<=", "start": ">=", "before": "<"}
+        given = {"after": after, "upto": upto, "start": start, "before": before}
+        where = [f"id {bounds[k]} :{k}" for k, v in given.items() if v is not None]
+        sql = "SELECT count(*) FROM cp_datasets"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        params = {k: v for k, v in given.items() if v is not None}
+        with self.engine.connect() as conn:
+            return int(conn.execute(text(sql), params).scalar_one())
 
     def iter_datasets(self, batch: int = 500) -> Iterator[Dataset]:
         """Every dataset, in id order."""

@@ -5,6 +5,12 @@ process it acts on (locked: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite t
 ``BEGIN IMMEDIATE``, which takes the database's write lock at once), saves the moved process and
 queues the message it implies in ``cp_outbox``. After the commit the registered listeners are
 called (the runner wakes up at once: no polling interval on the hot path).
+
+Audit: every protocol state change of a saved process (each new step of its history) becomes a
+``negotiation.state_changed`` / ``transfer.state_changed`` event, and a policy decision noted in
+the transaction a ``policy.decided`` event; they are appended to the audit trail in the *same*
+transaction, just before the commit (:meth:`connector.stores.audit_store.SqlAuditStore.append_in`):
+a state change is never stored without its event, nor an event without its change.
 """
 
 from __future__ import annotations
@@ -18,13 +24,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from connector.audit.event import AuditEvent, canonical, sha256_hex
+from connector.audit.vocabulary import EventType, Result
 from connector.clock import Clock, utc_isoformat
 from connector.controlplane.ports import OutboxMessage
+from connector.errors import Invalid
 from connector.model.contract import Agreement
 from connector.model.dataset import Dataset
 from connector.model.negotiation import Negotiation
+from connector.model.process import Step
 from connector.model.transfer import Transfer
 from connector.stores import records
+from connector.stores.audit_store import SqlAuditStore
 
 
 def load_json(value: Any) -> Any:
@@ -86,6 +97,105 @@ class SqlTx:
         """Messages queued in this transaction (leased to ``owner`` if one is given)."""
         self._lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
         self.enqueued = 0
+        self.events: list[AuditEvent] = []
+        """State changes of this transaction (appended to the trail just before the commit)."""
+        self.decisions: list[AuditEvent] = []
+        """Policy decisions of this transaction (appended after its state changes)."""
+        self._steps: dict[tuple[str, str], int] = {}
+        self._datasets: dict[str, str | None] = {}
+
+    # audit -------------------------------------------------------------------------------------
+
+    def _seen(self, kind: str, pid: str, steps: int) -> None:
+        self._steps[(kind, pid)] = steps
+
+    def _stored_steps(self, kind: str, pid: str) -> int:
+        """How many history steps the stored row of this process has (0 if it is new)."""
+        known = self._steps.get((kind, pid))
+        if known is not None:
+            return known
+        table = "cp_negotiations" if kind == "negotiation" else "cp_transfers"
+        row = self._conn.execute(
+            text(f"SELECT body FROM {table} WHERE id = :id"),  # noqa: S608 (constant table)
+            {"id": pid},
+        ).first()
+        return 0 if row is None else len(load_json(row[0])["history"])
+
+    def _agreement_dataset(self, agreement_id: str) -> str | None:
+        if agreement_id not in self._datasets:
+            self._datasets[agreement_id] = self._conn.execute(
+                text("SELECT dataset_id FROM cp_agreements WHERE id = :id"), {"id": agreement_id}
+            ).scalar()
+        return self._datasets[agreement_id]
+
+    def _step_events(
+        self,
+        kind: str,
+        process: Negotiation | Transfer,
+        steps: tuple[Step[Any, Any], ...],
+        **scope: Any,
+    ) -> None:
+        """One ``*.state_changed`` event per step not yet stored."""
+        before = self._stored_steps(kind, process.id)
+        event_type = (
+            EventType.NEGOTIATION_STATE_CHANGED
+            if kind == "negotiation"
+            else EventType.TRANSFER_STATE_CHANGED
+        )
+        for step in steps[before:]:
+            details: dict[str, Any] = {
+                "from": None if step.before is None else step.before.value,
+                "to": step.after.value,
+                "message": step.event.value,
+                "sender": step.sender.value,
+                "role": process.role.value,
+            }
+            agreement = scope.get("agreement")
+            if isinstance(process, Negotiation) and process.agreement is not None:
+                agreement = process.agreement.id
+                if step.event.value == "ContractAgreementMessage":
+                    details.update(agreement_details(process.agreement))
+            self.events.append(
+                AuditEvent(
+                    type=event_type,
+                    actor=process.counterparty_id if step.sender is not process.role else "system",
+                    result=Result.OK,
+                    participant=process.counterparty_id,
+                    dataset=scope.get("dataset"),
+                    agreement=agreement,
+                    process=process.id,
+                    details=details,
+                )
+            )
+        self._seen(kind, process.id, len(steps))
+
+    def record_decision(
+        self,
+        *,
+        permitted: bool,
+        report_digest: str,
+        explanation: str,
+        participant: str,
+        dataset: str | None,
+        process: str | None = None,
+        agreement: str | None = None,
+        policy_hash: str | None = None,
+        stage: str = "contract",
+    ) -> None:
+        """Note a policy decision taken for this transaction's work (``policy.decided``)."""
+        self.decisions.append(
+            decision_event(
+                permitted=permitted,
+                report_digest=report_digest,
+                explanation=explanation,
+                participant=participant,
+                dataset=dataset,
+                process=process,
+                agreement=agreement,
+                policy_hash=policy_hash,
+                stage=stage,
+            )
+        )
 
     def _one(self, sql: str, **params: Any) -> Any:
         row = self._conn.execute(text(sql + self._lock), params).first()
@@ -95,7 +205,12 @@ class SqlTx:
 
     def negotiation(self, pid: str) -> Negotiation | None:
         doc = self._one("SELECT body FROM cp_negotiations WHERE id = :id", id=pid)
-        return None if doc is None else records.negotiation_from(doc)
+        return None if doc is None else self._negotiation(doc)
+
+    def _negotiation(self, doc: Any) -> Negotiation:
+        n = records.negotiation_from(doc)
+        self._seen("negotiation", n.id, len(n.history))
+        return n
 
     def negotiation_requested_by(
         self, counterparty_id: str, consumer_pid: str
@@ -106,9 +221,10 @@ class SqlTx:
             cp=counterparty_id,
             pid=consumer_pid,
         )
-        return None if doc is None else records.negotiation_from(doc)
+        return None if doc is None else self._negotiation(doc)
 
     def save_negotiation(self, process: Negotiation) -> None:
+        self._step_events("negotiation", process, process.history, dataset=process.dataset_id)
         now = utc_isoformat(self._clock.now())
         self._conn.execute(
             text(
@@ -139,7 +255,12 @@ class SqlTx:
 
     def transfer(self, pid: str) -> Transfer | None:
         doc = self._one("SELECT body FROM cp_transfers WHERE id = :id", id=pid)
-        return None if doc is None else records.transfer_from(doc)
+        return None if doc is None else self._transfer(doc)
+
+    def _transfer(self, doc: Any) -> Transfer:
+        t = records.transfer_from(doc)
+        self._seen("transfer", t.id, len(t.history))
+        return t
 
     def transfer_by_consumer_pid(self, counterparty_id: str, consumer_pid: str) -> Transfer | None:
         doc = self._one(
@@ -148,9 +269,16 @@ class SqlTx:
             cp=counterparty_id,
             pid=consumer_pid,
         )
-        return None if doc is None else records.transfer_from(doc)
+        return None if doc is None else self._transfer(doc)
 
     def save_transfer(self, process: Transfer) -> None:
+        self._step_events(
+            "transfer",
+            process,
+            process.history,
+            dataset=self._agreement_dataset(process.agreement_id),
+            agreement=process.agreement_id,
+        )
         now = utc_isoformat(self._clock.now())
         self._conn.execute(
             text(
@@ -260,6 +388,54 @@ class SqlTx:
         )
 
 
+def agreement_details(agreement: Agreement) -> dict[str, Any]:
+    """What an agreement's event records: its id and the hash of its policy — the provider's
+    policy version hash when the agreement carries it (``policy_version``), else the digest of
+    the agreed rules as received (``agreement``, ``sha256:`` of their JCS form)."""
+    if agreement.policy_hash:
+        return {
+            "agreement": agreement.id,
+            "policy_hash": agreement.policy_hash,
+            "policy_hash_of": "policy_version",
+        }
+    try:
+        digest: str | None = "sha256:" + sha256_hex(canonical(dict(agreement.policy)))
+    except Invalid:
+        digest = None
+    return {"agreement": agreement.id, "policy_hash": digest, "policy_hash_of": "agreement"}
+
+
+def decision_event(
+    *,
+    permitted: bool,
+    report_digest: str,
+    explanation: str,
+    participant: str,
+    dataset: str | None,
+    process: str | None = None,
+    agreement: str | None = None,
+    policy_hash: str | None = None,
+    stage: str = "contract",
+) -> AuditEvent:
+    """The ``policy.decided`` event of a contract decision or a transfer re-check."""
+    return AuditEvent(
+        type=EventType.POLICY_DECIDED,
+        actor="system",
+        result=Result.OK if permitted else Result.DENIED,
+        participant=participant,
+        dataset=dataset,
+        agreement=agreement,
+        process=process,
+        details={
+            "decision": "permit" if permitted else "deny",
+            "report_digest": report_digest,
+            "explanation": explanation[:2000],
+            "policy_hash": policy_hash,
+            "stage": stage,
+        },
+    )
+
+
 def outbox_message(row: Any) -> OutboxMessage:
     """An outbox row (id, kind, pid, event, url, audience, body, attempts) as a message."""
     return OutboxMessage(
@@ -296,17 +472,70 @@ class SqlControlPlaneStore:
         self._owner = owner
         self._lease_seconds = lease_seconds
         self._listeners: list[Callable[[list[OutboxMessage]], None]] = []
+        self.audit: SqlAuditStore | None = None
+        """The audit trail state changes are recorded in (set by the composition root)."""
+        self._open = threading.local()
 
     def on_enqueue(self, listener: Callable[[list[OutboxMessage]], None]) -> None:
         """Call ``listener(messages)`` after each commit that queued messages."""
         self._listeners.append(listener)
+
+    def record_decision(
+        self,
+        *,
+        permitted: bool,
+        report_digest: str,
+        explanation: str,
+        participant: str,
+        dataset: str | None,
+        process: str | None = None,
+        agreement: str | None = None,
+        policy_hash: str | None = None,
+        stage: str = "contract",
+    ) -> None:
+        """Record a ``policy.decided`` event (a transfer re-check taken before the transaction
+        it guards): on its own, or in this thread's open transaction if there is one (a
+        separate append would wait for the write lock that transaction holds)."""
+        open_tx: SqlTx | None = getattr(self._open, "tx", None)
+        if open_tx is not None:
+            open_tx.record_decision(
+                permitted=permitted,
+                report_digest=report_digest,
+                explanation=explanation,
+                participant=participant,
+                dataset=dataset,
+                process=process,
+                agreement=agreement,
+                policy_hash=policy_hash,
+                stage=stage,
+            )
+        elif self.audit is not None:
+            self.audit.append(
+                decision_event(
+                    permitted=permitted,
+                    report_digest=report_digest,
+                    explanation=explanation,
+                    participant=participant,
+                    dataset=dataset,
+                    process=process,
+                    agreement=agreement,
+                    policy_hash=policy_hash,
+                    stage=stage,
+                )
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
         """One transaction; commits on success, rolls back on any exception."""
         with write_transaction(self.engine) as conn:
             tx = SqlTx(conn, self._clock, owner=self._owner, lease_seconds=self._lease_seconds)
-            yield tx
+            outer, self._open.tx = getattr(self._open, "tx", None), tx
+            try:
+                yield tx
+            finally:
+                self._open.tx = outer
+            if (tx.events or tx.decisions) and self.audit is not None:
+                self.audit.append_in(conn, [*tx.events, *tx.decisions])
         if tx.queued:
             for listener in self._listeners:
                 listener(list(tx.queued))

@@ -12,7 +12,7 @@ from connector.clock import parse_instant, utc_isoformat
 from connector.model.contract import Agreement, Offer
 from connector.model.dataset import Dataset, Mode
 from connector.model.negotiation import Negotiation, NegotiationEvent, NegotiationState
-from connector.model.process import Role, Step
+from connector.model.process import Role, Step, Termination
 from connector.model.transfer import DataAddress, Transfer, TransferEvent, TransferState
 
 
@@ -81,6 +81,24 @@ def _steps(history: tuple[Step[Any, Any], ...]) -> list[dict[str, Any]]:
     ]
 
 
+def termination_json(termination: Termination | None) -> dict[str, Any] | None:
+    """Why a process was terminated, as JSON (``None`` if it was not)."""
+    if termination is None:
+        return None
+    return {
+        "sender": termination.sender.value,
+        "code": termination.code,
+        "reason": list(termination.reasons),
+    }
+
+
+def termination_from(doc: dict[str, Any] | None) -> Termination | None:
+    """The termination of :func:`termination_json` (absent in documents written before it)."""
+    if not doc:
+        return None
+    return Termination(Role(doc["sender"]), doc.get("code"), tuple(doc.get("reason") or ()))
+
+
 def negotiation_json(n: Negotiation) -> dict[str, Any]:
     """A negotiation as a JSON document."""
     return {
@@ -97,6 +115,7 @@ def negotiation_json(n: Negotiation) -> dict[str, Any]:
         "offer": None if n.offer is None else offer_json(n.offer),
         "agreement": None if n.agreement is None else agreement_json(n.agreement),
         "history": _steps(n.history),
+        "termination": termination_json(n.termination),
     }
 
 
@@ -126,6 +145,7 @@ def negotiation_from(doc: dict[str, Any]) -> Negotiation:
         offer=None if doc["offer"] is None else offer_from(doc["offer"]),
         agreement=None if doc["agreement"] is None else agreement_from(doc["agreement"]),
         history=history,
+        termination=termination_from(doc.get("termination")),
     )
 
 
@@ -161,6 +181,7 @@ def transfer_json(t: Transfer) -> dict[str, Any]:
         "pending": None if t.pending is None else t.pending.value,
         "dataAddress": _address_json(t.data_address),
         "history": _steps(t.history),
+        "termination": termination_json(t.termination),
     }
 
 
@@ -190,6 +211,7 @@ def transfer_from(doc: dict[str, Any]) -> Transfer:
         pending=None if doc["pending"] is None else TransferEvent(doc["pending"]),
         data_address=_address_from(doc["dataAddress"]),
         history=history,
+        termination=termination_from(doc.get("termination")),
     )
 
 

@@ -27,6 +27,7 @@ from connector.stores.database import create_db_engine, migrate
 from connector.stores.sd_files import SelfDescriptionFolder
 from connector.stores.sd_publisher import config_digest, is_current, publish
 from connector.web import audit, did, health, maintenance, problems, self_descriptions, vc_api
+from connector.web import credential_status as credential_status_routes
 from connector.web import data as data_routes
 from connector.web import dcp as dcp_routes
 from connector.web import dsp as dsp_routes
@@ -170,6 +171,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         tokens=runtime.token_source,
         issuer=dataplane.issuer,
     )
+    runtime.controlplane.store.audit = runtime.controlplane.catalog_store.audit = runtime.audit
     load_demo_catalogue(runtime.controlplane, data_dir=settings.data_dir)
 
     @asynccontextmanager
@@ -208,5 +210,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(data_routes.router)
     app.include_router(dcp_routes.router)
     app.include_router(trust_routes.router)
+    app.include_router(credential_status_routes.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -1,8 +1,9 @@
 """The auditor's API (``/api/audit``): read-only, behind ``X-Api-Key`` = the auditor key.
 
 Events with filters, one event with its proof, exports (JSON Lines, CSV; streamed), checkpoints,
-the chain's verification and the per-partner access report. Nothing here writes: every route is
-a ``GET``. Listings of policy versions and agreements follow when their stores exist.
+the chain's verification, the per-partner access report, the policy versions (hashes, validity)
+and the agreements with the policy version each was made under. Nothing here writes: every route
+is a ``GET``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from connector.audit.event import format_time
 from connector.audit.query import AuditQuery
 from connector.audit.vocabulary import EventType, Result
+from connector.stores import contract_ledger
 from connector.stores.audit_store import SqlAuditStore, checkpoint_signer, own_keys
 from connector.web.runtime import Runtime, get_runtime
 from connector.web.security import require_auditor_key
@@ -147,3 +149,27 @@ def verify(
 def partner_report(store: Store, query: Filters) -> dict[str, Any]:
     """Per partner: datasets accessed, counts, bytes, denials, agreements (filters apply)."""
     return {"items": [report.to_dict() for report in store.partner_reports(query)]}
+
+
+@router.get("/policies")
+def list_policy_versions(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    policy: Annotated[str | None, Query(description="Only this policy id")] = None,
+) -> dict[str, Any]:
+    """Every policy version with its hash and validity (from creation until superseded)."""
+    return {"items": contract_ledger.policy_versions(runtime.engine, policy)}
+
+
+@router.get("/agreements")
+def list_agreements(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    participant: Annotated[str | None, Query(description="Assigner or assignee DID")] = None,
+    dataset: Annotated[str | None, Query()] = None,
+    after: Annotated[str | None, Query(description="Only agreements with a greater id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Agreements with the policy version (id, version, hash) each was concluded under."""
+    items = contract_ledger.agreements(
+        runtime.engine, participant=participant, dataset=dataset, after=after, limit=limit
+    )
+    return {"items": items, "next_after": items[-1]["id"] if len(items) == limit else None}

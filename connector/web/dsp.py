@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from connector.audit.vocabulary import EventType
 from connector.controlplane.catalog import CatalogPage
 from connector.controlplane.ports import Caller, Facts
 from connector.dsp import catalog as wc
@@ -125,6 +126,50 @@ def _pid_fields(
     return {"consumer_pid": process.consumer_pid, "provider_pid": process.provider_pid}
 
 
+def record_catalog_request(
+    runtime: Runtime,
+    plane: ControlPlane,
+    caller: Caller,
+    page: CatalogPage,
+    *,
+    after: str | None,
+    before: str | None,
+) -> None:
+    """A ``catalog.requested`` event: datasets shown, and hidden in the id range the page
+    covered (the policy refused them to this requester)."""
+    if runtime.audit is None:
+        return
+    shown = page.catalog.dataset or []
+    ids = [d.id for d in shown]
+    if before is not None and after is None:  # paging back: [first shown, before)
+        start = ids[0] if ids and page.previous_before is not None else None
+        covered = plane.catalog_store.count_datasets(start=start, before=before)
+    else:  # (after, last shown] while more follow, else to the end
+        upto = ids[-1] if ids and page.next_after is not None else None
+        covered = plane.catalog_store.count_datasets(after=after, upto=upto)
+    runtime.audit.record(
+        EventType.CATALOG_REQUESTED,
+        actor=caller.did,
+        participant=caller.did,
+        details={"shown": len(ids), "hidden": max(0, covered - len(ids))},
+    )
+
+
+def record_catalog_lookup(
+    runtime: Runtime, caller: Caller, dataset_id: str, *, shown: int, hidden: int
+) -> None:
+    """A ``catalog.requested`` event for one dataset asked for by id (hidden: it exists, the
+    requester may not see it; neither: it does not exist)."""
+    if runtime.audit is not None:
+        runtime.audit.record(
+            EventType.CATALOG_REQUESTED,
+            actor=caller.did,
+            participant=caller.did,
+            dataset=dataset_id[:1024],
+            details={"shown": shown, "hidden": hidden},
+        )
+
+
 def page_links(base: str, page: CatalogPage, limit: int) -> dict[str, str]:
     """The ``Link`` header (``next``/``previous``) of a catalogue page, if it has neighbours."""
     links = []
@@ -156,6 +201,7 @@ def build_router(dsp_path: str) -> APIRouter:
             plane = _plane(request)
             facts = _facts_source(runtime, caller)
             page = plane.catalogue.page(facts, after=after, before=before, limit=limit)
+            record_catalog_request(runtime, plane, caller, page, after=after, before=before)
             links = page_links(f"{plane.dsp_url}/catalog/request", page, limit)
             return _json(page.catalog, headers=links)
 
@@ -165,7 +211,14 @@ def build_router(dsp_path: str) -> APIRouter:
     async def catalog_dataset(request: Request, dataset_id: str) -> JSONResponse:
         def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
             plane = _plane(request)
-            return _json(plane.catalogue.dataset(_facts_source(runtime, caller), dataset_id))
+            try:
+                found = plane.catalogue.dataset(_facts_source(runtime, caller), dataset_id)
+            except NotFound:
+                hidden = int(plane.catalog_store.dataset(dataset_id) is not None)
+                record_catalog_lookup(runtime, caller, dataset_id, shown=0, hidden=hidden)
+                raise
+            record_catalog_lookup(runtime, caller, dataset_id, shown=1, hidden=0)
+            return _json(found)
 
         return await _handle(request, ProcessKind.CATALOG, work)
 

@@ -17,7 +17,7 @@ from connector.identity.credential_service import CredentialService
 from connector.identity.presentations import PresentationClient
 from connector.identity.scopes import MEMBERSHIP_SCOPE
 from connector.identity.tokens import SelfIssuedAuthenticator, SelfIssuedTokenSource
-from connector.identity.trust import DcpParticipantFacts, TrustList
+from connector.identity.trust import FAILURE_CACHE_SECONDS, DcpParticipantFacts, TrustList
 from connector.settings import Settings
 from connector.stores.credential_store import SqlCredentialStore
 from connector.stores.replay_store import SqlReplayStore
@@ -76,8 +76,14 @@ def build_identity(
         clock=clock,
         allow_http=settings.allow_insecure_did_web,
     )
+    cache = settings.participant_facts_cache_seconds
     facts = DcpParticipantFacts(
-        trust_list, clock, credentials=presentations, default_scopes=[MEMBERSHIP_SCOPE]
+        trust_list,
+        clock,
+        credentials=presentations,
+        default_scopes=[MEMBERSHIP_SCOPE],
+        cache_seconds=cache,
+        failure_cache_seconds=min(cache, FAILURE_CACHE_SECONDS),
     )
     return Identity(
         authenticator,

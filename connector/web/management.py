@@ -76,6 +76,15 @@ def _offer(value: Any) -> Offer:
     return offer_from_wire(wire)
 
 
+def _termination(process: Negotiation | Transfer) -> dict[str, Any]:
+    """``{"termination": {by, code, reason}}`` once the process is TERMINATED: who terminated
+    it and why (this side's explanation, or the code and reasons received, as received)."""
+    why = process.termination
+    if process.state is None or process.state.value != "TERMINATED" or why is None:
+        return {}
+    return {"termination": {"by": why.sender.value, "code": why.code, "reason": list(why.reasons)}}
+
+
 def negotiation_view(n: Negotiation) -> dict[str, Any]:
     """The management representation of a negotiation."""
     return {
@@ -99,6 +108,7 @@ def negotiation_view(n: Negotiation) -> dict[str, Any]:
             }
             for s in n.history
         ],
+        **_termination(n),
     }
 
 
@@ -113,6 +123,7 @@ def transfer_view(t: Transfer) -> dict[str, Any]:
         "counterPartyId": t.counterparty_id,
         "agreementId": t.agreement_id,
         "format": t.format,
+        **_termination(t),
     }
     if t.data_address is not None:
         view["dataAddress"] = {
@@ -412,6 +423,9 @@ def transfer_action(
         raise NotFound(f"unknown action {action}", reason="unknown_action")
     reason = (body or {}).get("reason")
     t = _plane(runtime).transfers.act(
-        pid, action, reason=reason if isinstance(reason, str) else None
+        pid,
+        action,
+        reason=reason if isinstance(reason, str) else None,
+        facts=lambda did: runtime.participant_facts.facts(Caller(did=did)),
     )
     return {"state": _state(t)}

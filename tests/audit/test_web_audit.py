@@ -16,6 +16,9 @@ from connector.audit.export import ExportReader
 from connector.audit.proof import check_proof
 from connector.audit.vocabulary import EventType, Result
 from connector.clock import FixedClock
+from connector.model.contract import Agreement
+from connector.stores.catalog_store import SqlCatalogStore
+from connector.stores.controlplane_store import SqlControlPlaneStore
 from connector.testing import make_settings
 from connector.web import audit, problems
 from connector.web.app import build_runtime
@@ -57,7 +60,7 @@ def _paths() -> list[str]:
 
 
 def test_every_route_needs_the_auditor_key(client: TestClient) -> None:
-    assert len(_paths()) == 7
+    assert len(_paths()) == 9
     for path in _paths():
         for headers in ({}, {"X-Api-Key": "wrong"}, {"X-Api-Key": "test-management-key"}):
             response = client.get(path, headers=headers)
@@ -142,3 +145,44 @@ def test_checkpoints_verify_and_partner_report(client: TestClient) -> None:
     since = (dt.datetime(2026, 2, 1, 11, 0, tzinfo=dt.UTC)).isoformat()
     later = client.get("/api/audit/reports/partners", params={"since": since}, headers=KEY).json()
     assert sum(r["accesses"] for r in later["items"]) == 7
+
+
+def test_policy_versions_and_agreements(client: TestClient) -> None:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    clock, store = runtime.clock, runtime.audit
+    catalog = SqlCatalogStore(runtime.engine, clock)
+    catalog.audit = store
+    catalog.save_policy("open", {"permission": [{"action": "use"}]}, "urn:policy:open")
+    clock.advance(600)
+    v2 = catalog.save_policy("open", {"permission": [{"action": "read"}]}, "urn:policy:open")
+    contracts = SqlControlPlaneStore(runtime.engine, clock)
+    with contracts.transaction() as tx:
+        agreement = Agreement(
+            id="urn:agreement:1",
+            target="urn:dataset:0",
+            assigner="did:web:us.example",
+            assignee=A,
+            timestamp=clock.now(),
+            policy={"permission": [{"action": "read"}]},
+            policy_id="open",
+            policy_hash=v2.hash,
+        )
+        tx.save_agreement(agreement, negotiation_id="urn:negotiation:1")
+    versions = client.get("/api/audit/policies", headers=KEY).json()["items"]
+    assert [(v["policy"], v["version"], v["current"]) for v in versions] == [
+        ("open", 1, False),
+        ("open", 2, True),
+    ]
+    assert versions[0]["valid_until"] == versions[1]["valid_from"] is not None
+    assert versions[1]["valid_until"] is None
+    assert all(v["hash"].startswith("sha256:") for v in versions)
+    changes = client.get("/api/audit/events", params={"type": "policy.changed"}, headers=KEY)
+    recorded = [e["details"]["new_hash"] for e in changes.json()["items"]]
+    assert recorded == [v["hash"] for v in versions]
+    agreements = client.get("/api/audit/agreements", params={"participant": A}, headers=KEY)
+    (item,) = agreements.json()["items"]
+    assert item["id"] == "urn:agreement:1" and item["assignee"] == A
+    assert item["policy_version"] == {"id": "open", "version": 2}
+    assert item["policy_hash"] == versions[1]["hash"]
+    other = client.get("/api/audit/agreements", params={"participant": B}, headers=KEY)
+    assert other.json()["items"] == []

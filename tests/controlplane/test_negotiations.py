@@ -168,3 +168,68 @@ def test_consumer_start_stays_initial_until_acknowledged(plane: Plane) -> None:
     plane.negotiations.refused(refused.id, second.id)
     ended = plane.queries.negotiation(second.id)
     assert ended is not None and ended.state is NegotiationState.TERMINATED
+
+
+def test_the_termination_reason_is_kept_in_both_roles(plane: Plane) -> None:
+    from connector.web.management import negotiation_view
+
+    # provider: its own explanation, shown once the consumer acknowledged the termination
+    offer = dataset(plane, "partners", policy="partner-only").offers[0]
+    n = plane.negotiations.requested(caller(), _request(offer), facts_of(), visible=_visible(plane))
+    assert "termination" not in negotiation_view(n)  # not yet TERMINATED
+    (message,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert message.id is not None
+    plane.negotiations.acknowledged(message.id, message.event, n.id, None)
+    ended = plane.queries.negotiation(n.id)
+    assert ended is not None and ended.state is NegotiationState.TERMINATED
+    view = negotiation_view(ended)["termination"]
+    assert view["by"] == "PROVIDER"
+    assert view["reason"] == message.body["reason"] and view["reason"][0]
+    # consumer: the reason received, as received (here a German, language-tagged one)
+    remote = Offer("urn:uuid:o", "remote-ds", {"permission": [{"action": "use"}]})
+    mine = plane.negotiations.start(
+        counterparty_address="https://p.example/dsp", counterparty_id=PARTNER, offer=remote
+    )
+    (request,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert request.id is not None
+    plane.negotiations.acknowledged(
+        request.id, request.event, mine.id, {"providerPid": "urn:uuid:p9", "state": "REQUESTED"}
+    )
+    german = {"@value": "Zugriff verweigert: kein Mitgliedsnachweis", "@language": "de"}
+    plane.negotiations.terminated(
+        caller(),
+        mine.id,
+        wn.ContractNegotiationTerminationMessage(
+            provider_pid="urn:uuid:p9", consumer_pid=mine.id, code="denied", reason=[german]
+        ),
+    )
+    stored = plane.queries.negotiation(mine.id)
+    assert stored is not None
+    assert negotiation_view(stored)["termination"] == {
+        "by": "PROVIDER",
+        "code": "denied",
+        "reason": [german],
+    }
+
+
+def test_an_offer_with_a_numeric_operand_round_trips(plane: Plane) -> None:
+    policy = {
+        "@context": "http://www.w3.org/ns/odrl.jsonld",
+        "@type": "Set",
+        "uid": "https://example.org/policies/four",
+        "permission": [
+            {
+                "action": "use",
+                "constraint": [{"leftOperand": "count", "operator": "lteq", "rightOperand": 4}],
+            }
+        ],
+    }
+    offer = dataset(plane, "four", policy=policy).offers[0]
+    wire = message_offer(offer)  # what a consumer echoes from the catalogue
+    echoed = wire.model_dump(by_alias=True, exclude_none=True, mode="json")
+    assert echoed["permission"][0]["constraint"][0]["rightOperand"] == {
+        "@value": "4",
+        "@type": "xsd:integer",
+    }
+    n = plane.negotiations.requested(caller(), _request(offer), facts_of(), visible=_visible(plane))
+    assert n.pending is NegotiationEvent.AGREE  # recognised as the published offer, unchanged

@@ -90,3 +90,73 @@ def test_operator_actions_follow_the_state_machine(plane: Plane) -> None:
     (message,) = plane.outbox.lease("t", plane.clock.now().timestamp())
     assert message.url == f"{CALLBACK}/transfers/urn:uuid:c1/termination"
     assert message.body["reason"] == ["no longer needed"]
+
+
+def test_an_operator_start_evaluates_the_agreement_policy_again(plane: Plane) -> None:
+    from connector.controlplane.ports import CredentialFact, Facts
+
+    member = CredentialFact(
+        types=("VerifiableCredential", "https://w3id.org/klimakommune/policy#MembershipCredential"),
+        issuer="did:web:federation.klimakommune.de",
+        subject=PARTNER,
+    )
+    dataset(plane, "partners", policy="partner-only", transfer="manual")
+    agreement = _agreement(plane, "partners")
+    t, _ = plane.transfers.requested(
+        caller(), _request(agreement.id), facts_of(credentials=(member,))
+    )
+    # the membership has gone in the meantime: the provider's operator cannot start it
+    with pytest.raises(Invalid) as refused:
+        plane.transfers.act(t.id, "start", facts=lambda did: Facts(did, trusted=False))
+    assert refused.value.reason == "agreement_not_valid"
+    # still a member: the policy permits; only the missing data plane stops it here
+    with pytest.raises(Conflict) as no_plane:
+        plane.transfers.act(
+            t.id, "start", facts=lambda did: Facts(did, trusted=False, credentials=(member,))
+        )
+    assert no_plane.value.reason == "no_data_plane"
+    assert plane.queries.transfer(t.id).state is TransferState.REQUESTED  # type: ignore[union-attr]
+
+
+def test_the_termination_reason_of_a_transfer_is_shown(plane: Plane) -> None:
+    from connector.web.management import transfer_view
+
+    dataset(plane, transfer="manual")
+    agreement = _agreement(plane, "energy")
+    t, _ = plane.transfers.requested(caller(), _request(agreement.id), facts_of())
+    plane.transfers.received(
+        caller(),
+        t.id,
+        wt.TransferTerminationMessage(
+            consumer_pid="urn:uuid:c1", provider_pid=t.id, code="gone", reason=["no longer needed"]
+        ),
+        TransferEvent.TERMINATE,
+        facts_of(),
+    )
+    ended = plane.queries.transfer(t.id)
+    assert ended is not None and ended.state is TransferState.TERMINATED
+    assert transfer_view(ended)["termination"] == {
+        "by": "CONSUMER",
+        "code": "gone",
+        "reason": ["no longer needed"],
+    }
+    # this side's own reason, when it terminates one the counterpart never knew
+    dataset(plane, "other", transfer="manual")
+    mine = plane.transfers.request(
+        counterparty_address=CALLBACK,
+        counterparty_id=PARTNER,
+        agreement_id=_own_agreement(plane).id,
+        format="HttpData-PULL",
+        destination=None,
+    )
+    aborted = plane.transfers.act(mine.id, "terminate", reason="Abbruch durch den Betreiber")
+    assert transfer_view(aborted)["termination"]["reason"] == ["Abbruch durch den Betreiber"]
+
+
+def _own_agreement(plane: Plane) -> Agreement:
+    agreement = Agreement(
+        "urn:uuid:a-remote", "remote-ds", PARTNER, US, NOW, {"permission": [{"action": "use"}]}
+    )
+    with plane.store.transaction() as tx:
+        tx.save_agreement(agreement, negotiation_id="urn:uuid:n2")
+    return agreement

@@ -12,8 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jwcrypto import jwk, jws
 
 from connector.credentials.jose import sign_jws
+from connector.credentials.keys import public_jwk
 from connector.errors import Unauthorized
 from connector.identity.scopes import MEMBERSHIP_SCOPE
 from connector.identity.tokens import MAX_LIFETIME_SECONDS, SelfIssuedTokenSource
@@ -246,3 +248,57 @@ def test_bare_credential_types_become_dcp_scopes(world: World) -> None:
     payload = _json_segment(access.split(".")[1])
     assert payload["scope"] == MEMBERSHIP_SCOPE
     assert payload["aud"] == PROVIDER and payload["iss"] == CONSUMER
+
+
+SINGLE = "did:web:single.test"
+
+
+def _single_key_document(keyset: Any, relationship: str) -> dict[str, Any]:
+    method = f"{SINGLE}#key-1"
+    return {
+        "@context": ["https://www.w3.org/ns/did/v1"],
+        "id": SINGLE,
+        "verificationMethod": [
+            {
+                "id": method,
+                "type": "JsonWebKey",
+                "controller": SINGLE,
+                "publicKeyJwk": public_jwk(keyset.p256),
+            }
+        ],
+        relationship: [method],
+    }
+
+
+def _without_kid(claims: dict[str, Any], key: Any) -> str:
+    signer = jws.JWS(json.dumps(claims).encode())
+    header = json.dumps({"alg": "ES256", "typ": "JWT"})
+    signer.add_signature(jwk.JWK.from_pyca(key), None, header)
+    return "Bearer " + str(signer.serialize(compact=True))
+
+
+def test_a_token_without_kid_uses_the_only_key_of_the_did_document(world: World) -> None:
+    keyset = throwaway_keyset(SINGLE)
+    world.resolver.pin(_single_key_document(keyset, "capabilityInvocation"))
+    claims = _claims(world, iss=SINGLE, sub=SINGLE)
+    caller = world.authenticator().authenticate(_without_kid(claims, keyset.p256))
+    assert caller.did == SINGLE
+    # the only key must still be the signer's
+    forged = _without_kid(_claims(world, iss=SINGLE, sub=SINGLE, jti="j2"), world.consumer.p256)
+    assert _refused(world, forged) == "bad_signature"
+
+
+def test_a_token_without_kid_is_refused_when_the_key_is_ambiguous_or_unfit(
+    world: World,
+) -> None:
+    # several keys (ours): DCP says reject
+    claims = _claims(world)
+    assert _refused(world, _without_kid(claims, world.consumer.p256)) == "ambiguous_key"
+    # no iss to find a DID document by
+    anonymous = _claims(world, iss=None, jti="j3")
+    assert _refused(world, _without_kid(anonymous, world.consumer.p256)) == "malformed_jwt"
+    # the only key is not one the DID subject authorises for tokens
+    keyset = throwaway_keyset(SINGLE)
+    world.resolver.pin(_single_key_document(keyset, "assertionMethod"))
+    token = _without_kid(_claims(world, iss=SINGLE, sub=SINGLE, jti="j4"), keyset.p256)
+    assert _refused(world, token) == "method_not_authorized"

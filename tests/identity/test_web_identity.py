@@ -12,8 +12,10 @@ from connector.audit.query import AuditQuery
 from connector.audit.vocabulary import EventType
 from connector.clock import SystemClock
 from connector.credentials.jsonld import default_loader
+from connector.credentials.status_list import Bitstring
 from connector.credentials.verifier import Verifier
 from connector.identity.credential_service import DCP_CONTEXT
+from connector.identity.issuance import IssuedRegistry
 from connector.identity.membership import describe, membership_credential, secure
 from connector.identity.scopes import MEMBERSHIP_SCOPE
 from connector.identity.tokens import SelfIssuedTokenSource
@@ -162,3 +164,43 @@ def test_trust_list_api(client: TestClient) -> None:
     assert not _runtime(client).identity.trust_list.contains(PEER)
     changes = _runtime(client).audit.query(AuditQuery(type=EventType.TRUST_LIST_CHANGED))
     assert [e.details["change"] for e in changes] == ["added", "removed"]
+
+
+def test_a_presentation_definition_is_answered_501(
+    client: TestClient, peer: SelfIssuedTokenSource
+) -> None:
+    query = {**QUERY, "presentationDefinition": {"id": "pd-1", "input_descriptors": []}}
+    response = client.post(
+        "/api/dcp/presentations/query",
+        json=query,
+        headers={"Authorization": _query_header(client, peer)},
+    )
+    assert response.status_code == 501, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 501
+    assert body["title"] == "Not Implemented"
+    assert body["reason"] == "presentation_definition_not_supported"
+    # unauthenticated callers learn nothing about what we support
+    anonymous = client.post("/api/dcp/presentations/query", json=query)
+    assert anonymous.status_code == 401
+
+
+def test_issued_status_list_is_served(client: TestClient) -> None:
+    runtime = _runtime(client)
+    assert client.get("/credentials/status/1").status_code == 404
+    registry = IssuedRegistry.in_data_dir(runtime.settings.data_dir, runtime.settings.base_url)
+    now = runtime.clock.now()
+    registry.register("urn:uuid:one", subject=PEER, credential_type="MembershipCredential",
+                      valid_from=now, valid_until=None)  # fmt: skip
+    registry.set_revoked("urn:uuid:one")
+    registry.publish(keyset=runtime.keyset, loader=default_loader(), now=now)
+    response = client.get("/credentials/status/1")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-cache"
+    listed = response.json()
+    assert listed["id"] == "http://127.0.0.1:8181/credentials/status/1"
+    assert Bitstring.decode(listed["credentialSubject"]["encodedList"]).get(0)
+    verified = runtime.verifier().verify_credential(listed)
+    assert verified.issuer == runtime.did
+    assert client.get("/credentials/status/2").status_code == 404

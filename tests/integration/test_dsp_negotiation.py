@@ -100,8 +100,11 @@ def test_manual_negotiation_with_counter_offer_and_termination(start_connector: 
     other = wait_for(consumer, f"/negotiations/{second['id']}", {"REQUESTED"})
     stop = mgmt("POST", consumer, f"/negotiations/{second['id']}/terminate", {"reason": "changed"})
     assert stop.status_code == 200
-    wait_for(consumer, f"/negotiations/{second['id']}", {"TERMINATED"})
-    wait_for(provider, f"/negotiations/{other['providerPid']}", {"TERMINATED"})
+    mine = wait_for(consumer, f"/negotiations/{second['id']}", {"TERMINATED"})
+    theirs = wait_for(provider, f"/negotiations/{other['providerPid']}", {"TERMINATED"})
+    # both sides say why: the operator's own reason, and the reason as received
+    assert mine["termination"] == {"by": "CONSUMER", "code": "terminated", "reason": ["changed"]}
+    assert theirs["termination"] == mine["termination"]
     listed = mgmt("GET", provider, "/negotiations?state=TERMINATED&role=provider").json()
     assert [n["id"] for n in listed] == [other["providerPid"]]
 
@@ -125,3 +128,8 @@ def test_auto_mode_terminates_when_the_contract_policy_refuses(start_connector: 
     done = wait_for(consumer, f"/negotiations/{started['id']}", {"TERMINATED", "FINALIZED"})
     assert done["state"] == "TERMINATED"
     assert mgmt("GET", consumer, "/agreements").json() == []
+    # the consumer reads the provider's explanation; the provider shows the same, as its own
+    why = done["termination"]
+    assert why["by"] == "PROVIDER" and why["reason"] and isinstance(why["reason"][0], str)
+    theirs = wait_for(provider, f"/negotiations/{done['providerPid']}", {"TERMINATED"})
+    assert theirs["termination"] == why

@@ -7,6 +7,7 @@ trusting the authority as issuer) and C (not a member).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -115,7 +116,12 @@ def facts_as(provider: Any, provider_did: str, caller: Any, caller_did: str, iss
                 load_keys(provider.data_dir / "keys", provider_did), clock
             ),
             http=http,
-            verifier=lambda: Verifier(resolver=resolver, loader=default_loader(), clock=clock),
+            verifier=lambda: Verifier(
+                resolver=resolver,
+                loader=default_loader(),
+                clock=clock,
+                status_lookup=lambda url: json.loads(fetcher.fetch(url)),
+            ),
             trusted_issuers=[issuer],
             clock=clock,
             allow_http=True,
