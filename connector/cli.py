@@ -115,6 +115,7 @@ def _register_subcommands() -> None:
     from connector.cli_audit import audit_app
     from connector.cli_credential import credential_app
     from connector.cli_demo import demo
+    from connector.cli_keys import keys_app
     from connector.cli_policy import policy_app
     from connector.cli_pull import pull
     from connector.cli_sd import sd_app
@@ -123,6 +124,7 @@ def _register_subcommands() -> None:
     app.add_typer(policy_app, name="policy")
     app.add_typer(audit_app, name="audit")
     app.add_typer(credential_app, name="credential")
+    app.add_typer(keys_app, name="keys")
     app.command("demo")(demo)
     app.command("pull")(pull)
 

@@ -303,10 +303,15 @@ def parse_did_document(did: str, document: Any) -> DidDocument:
     return DidDocument(did, document, methods, relationships, rejected)
 
 
+REFRESH_INTERVAL = 30.0
+"""Seconds a cached DID document is kept before an unknown key id may trigger a re-fetch."""
+
+
 @dataclass
 class _Entry:
     expires: float
     result: DidDocument | VerificationFailed
+    loaded: float = 0.0
 
 
 class DidResolver:
@@ -373,7 +378,8 @@ class DidResolver:
             result, ttl = exc, self._negative_ttl
         if ttl > 0:
             with self._lock:
-                self._cache[did] = _Entry(self._clock.monotonic() + ttl, result)
+                loaded = self._clock.monotonic()
+                self._cache[did] = _Entry(loaded + ttl, result, loaded)
                 self._cache.move_to_end(did)
                 while len(self._cache) > self._max_entries:
                     self._cache.popitem(last=False)
@@ -393,7 +399,27 @@ class DidResolver:
             raise VerificationFailed(
                 f"not a DID URL with a fragment: {method_id[:80]!r}", reason="bad_method_id"
             )
+        document = self.resolve(did)
+        try:
+            return document.method(method_id, relationship)
+        except VerificationFailed:
+            if not self._may_refresh(did):
+                raise
+        # A key we have not seen (the controller may have rotated): fetch the document again,
+        # at most once per REFRESH_INTERVAL per DID, so unknown key ids cannot force fetches.
+        self.invalidate(did)
         return self.resolve(did).method(method_id, relationship)
+
+    def _may_refresh(self, did: str) -> bool:
+        if did in self._pinned or self._fetcher is None or did_key.is_did_key(did):
+            return False
+        with self._lock:
+            entry = self._cache.get(did)
+        return (
+            entry is not None
+            and isinstance(entry.result, DidDocument)
+            and self._clock.monotonic() - entry.loaded >= REFRESH_INTERVAL
+        )
 
     def __call__(self, method_id: str, relationship: Relationship) -> VerificationMethod:
         return self.resolve_method(method_id, relationship)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from connector.credentials import keys as keymod
 from connector.credentials.multikey import encode_public_key
 from connector.errors import Invalid
@@ -55,6 +57,35 @@ def url_from_did(did: str, *, allow_http: bool = False) -> str:
     return f"{scheme}://{host}/.well-known/did.json"
 
 
+def _methods(
+    did: str,
+    kind: keymod.KeyKind,
+    public: keymod.PublicKey,
+    fragment: str,
+    x5u: str | None,
+) -> list[dict[str, Any]]:
+    """The JsonWebKey method (and, for Ed25519/P-256, the Multikey method) of one public key."""
+    method_id = f"{did}#{fragment}"
+    jwk = keymod.public_jwk(public)
+    jwk["kid"] = method_id
+    jwk["alg"] = keymod.JWS_ALG[kind]
+    if x5u:
+        jwk["x5u"] = x5u
+    methods: list[dict[str, Any]] = [
+        {"id": method_id, "type": "JsonWebKey", "controller": did, "publicKeyJwk": jwk}
+    ]
+    if kind in keymod.MULTIKEY_FRAGMENTS and not isinstance(public, rsa.RSAPublicKey):
+        methods.append(
+            {
+                "id": f"{method_id}-multikey",
+                "type": "Multikey",
+                "controller": did,
+                "publicKeyMultibase": encode_public_key(public),
+            }
+        )
+    return methods
+
+
 def build_did_document(
     keyset: keymod.KeySet,
     *,
@@ -63,41 +94,25 @@ def build_did_document(
 ) -> dict[str, Any]:
     """This participant's DID document: every key as JsonWebKey, Ed25519/P-256 also as Multikey.
 
-    All methods are listed under ``assertionMethod`` (credentials) and ``authentication``
-    (self-issued tokens).
+    The current keys are listed under ``assertionMethod`` (credentials) and ``authentication``
+    (self-issued tokens); retired keys (``keyset.retired``) only under ``assertionMethod``, so
+    credentials signed before a rotation still verify but no token is accepted from them.
     """
     did = keyset.did
     methods: list[dict[str, Any]] = []
     for kind in keyset.kinds():
-        jwk = keymod.public_jwk(keyset.key(kind))
-        jwk["kid"] = keyset.method_id(kind)
-        jwk["alg"] = keymod.JWS_ALG[kind]
-        if kind == "rsa" and x5u:
-            jwk["x5u"] = x5u
-        methods.append(
-            {
-                "id": keyset.method_id(kind),
-                "type": "JsonWebKey",
-                "controller": did,
-                "publicKeyJwk": jwk,
-            }
-        )
-        if kind in keymod.MULTIKEY_FRAGMENTS:
-            methods.append(
-                {
-                    "id": keyset.method_id(kind, multikey=True),
-                    "type": "Multikey",
-                    "controller": did,
-                    "publicKeyMultibase": encode_public_key(keyset.key(kind).public_key()),  # type: ignore[arg-type]
-                }
-            )
-    ids = [m["id"] for m in methods]
+        fragment = keyset.method_id(kind).split("#", 1)[1]
+        public = keyset.key(kind).public_key()
+        methods.extend(_methods(did, kind, public, fragment, x5u if kind == "rsa" else None))
+    current = [m["id"] for m in methods]
+    for retired in keyset.retired:
+        methods.extend(_methods(did, retired.kind, retired.public_key, retired.fragment, None))
     document: dict[str, Any] = {
         "@context": list(DID_CONTEXTS),
         "id": did,
         "verificationMethod": methods,
-        "assertionMethod": ids,
-        "authentication": ids,
+        "assertionMethod": [m["id"] for m in methods],
+        "authentication": current,
     }
     if services:
         document["service"] = services

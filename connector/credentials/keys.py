@@ -3,8 +3,11 @@
 A :class:`KeySet` holds an Ed25519 key (Data Integrity ``eddsa-rdfc-2022``, EdDSA JWS), a
 P-256 key (``ecdsa-rdfc-2019``, ES256) and optionally an RSA-2048 key (PS256) with an X.509
 certificate chain published at an ``x5u`` URL for Gaia-X compliance.
-Verification method fragments are fixed: ``#ed25519``, ``#p256``, ``#rsa`` (JsonWebKey) and
-``#ed25519-multikey``, ``#p256-multikey`` (Multikey).
+Verification method fragments: ``#ed25519``, ``#p256``, ``#rsa`` (JsonWebKey) and
+``#ed25519-multikey``, ``#p256-multikey`` (Multikey) for a participant's first keys. A key made by
+a rotation (``connector keys rotate``) is named ``#<kind>-<short thumbprint>`` (Multikey:
+``…-multikey``) and keeps that name when it is retired in turn, so every credential keeps pointing
+at the key that signed it. Retired keys (:class:`RetiredKey`) are public keys only.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from jwcrypto import jwk
 from connector.errors import Invalid
 
 KeyKind = Literal["ed25519", "p256", "rsa"]
+KINDS: tuple[KeyKind, ...] = ("ed25519", "p256", "rsa")
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 FRAGMENTS: dict[KeyKind, str] = {"ed25519": "ed25519", "p256": "p256", "rsa": "rsa"}
 MULTIKEY_FRAGMENTS: dict[KeyKind, str] = {"ed25519": "ed25519-multikey", "p256": "p256-multikey"}
@@ -67,14 +72,36 @@ def kind_of(key: PrivateKey) -> KeyKind:
     return "rsa"
 
 
-def public_jwk(key: PrivateKey) -> dict[str, Any]:
-    """The public JWK (no ``d``, no ``kid``) of a private key."""
-    pem = key.public_key().public_bytes(
+def public_jwk(key: PrivateKey | PublicKey) -> dict[str, Any]:
+    """The public JWK (no ``d``, no ``kid``) of a private or public key."""
+    public = key.public_key() if isinstance(key, PrivateKey) else key
+    pem = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     exported: dict[str, Any] = jwk.JWK.from_pem(pem).export_public(as_dict=True)
     exported.pop("kid", None)
     return exported
+
+
+def thumbprint(key: PrivateKey | PublicKey) -> str:
+    """RFC 7638 SHA-256 thumbprint (base64url) of the public part of a key."""
+    value: str = jwk.JWK(**public_jwk(key)).thumbprint()
+    return value
+
+
+def rotated_fragment(kind: KeyKind, key: PrivateKey | PublicKey) -> str:
+    """The fragment of a key made by a rotation: ``<kind>-<first 8 thumbprint characters>``."""
+    return f"{FRAGMENTS[kind]}-{thumbprint(key)[:8]}"
+
+
+@dataclass(frozen=True)
+class RetiredKey:
+    """A public key no longer used for signing, still published for ``assertionMethod``."""
+
+    kind: KeyKind
+    public_key: PublicKey
+    fragment: str
+    """``<kind>`` for the participant's first key of that kind, else ``<kind>-<thumbprint>``."""
 
 
 def self_signed_chain(key: rsa.RSAPrivateKey, subject: str, now: dt.datetime) -> bytes:
@@ -108,6 +135,10 @@ class KeySet:
     rsa: rsa.RSAPrivateKey | None = None
     rsa_chain_pem: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    retired: tuple[RetiredKey, ...] = ()
+    """Retired public keys, oldest first (verification only, never used for signing)."""
+    fragments: dict[KeyKind, str] = field(default_factory=dict)
+    """Fragment of a current key made by a rotation (absent: the fixed ``FRAGMENTS`` name)."""
 
     def key(self, kind: KeyKind) -> PrivateKey:
         if kind == "ed25519":
@@ -125,5 +156,13 @@ class KeySet:
         return kinds
 
     def method_id(self, kind: KeyKind, *, multikey: bool = False) -> str:
-        fragment = MULTIKEY_FRAGMENTS[kind] if multikey else FRAGMENTS[kind]
-        return f"{self.did}#{fragment}"
+        """The verification method id of the current ``kind`` key (the one that signs)."""
+        if kind not in self.fragments:
+            fragment = MULTIKEY_FRAGMENTS[kind] if multikey else FRAGMENTS[kind]
+            return f"{self.did}#{fragment}"
+        base = self.fragments[kind]
+        return f"{self.did}#{base}-multikey" if multikey else f"{self.did}#{base}"
+
+    def fingerprint(self) -> str:
+        """The thumbprints of the current keys (``kind:thumbprint`` joined by ``,``)."""
+        return ",".join(f"{kind}:{thumbprint(self.key(kind))}" for kind in self.kinds())

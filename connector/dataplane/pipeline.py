@@ -2,15 +2,25 @@
 
 ``source → narrowing → geofence → aggregation → projection → writer``. A single file that
 needs no shaping and no re-encoding is passed through as raw bytes (the fast path). HTTP
-upstreams are passed through (SensorThings options forwarded); shaping an HTTP upstream is
-refused, since the data plane cannot vouch for rows it does not parse.
+upstreams are passed through (SensorThings options forwarded) unless the policy requires
+shaping: then the upstream's response, by its media type (JSON, JSON Lines, CSV, GeoJSON), is
+parsed as it arrives and flows through the same transforms; any other media type is refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -20,7 +30,7 @@ from connector.dataplane.confinement import SourceDirs
 from connector.dataplane.delivery import Delivery
 from connector.dataplane.enforcement import Plan
 from connector.dataplane.narrowing import Narrowing
-from connector.dataplane.readers import Record, media_kind
+from connector.dataplane.readers import Record, media_kind, reader_for
 from connector.dataplane.source import (
     FileSource,
     FileSpec,
@@ -32,7 +42,7 @@ from connector.dataplane.source import (
 from connector.dataplane.sql_source import SqlSources
 from connector.dataplane.transforms import Aggregation, Geofence, project
 from connector.dataplane.writers import MEDIA_TYPES, write
-from connector.errors import Forbidden, Invalid, NotFound, Unavailable
+from connector.errors import ConnectorError, Forbidden, Invalid, NotFound, Unavailable
 from connector.http.upstream import UpstreamClient
 
 FORWARDED_REQUEST_HEADERS: Final = ("accept", "accept-language")
@@ -110,13 +120,25 @@ class DataSources:
         )
 
     def records(
-        self, spec: SourceSpec, delivery: Delivery, narrowing: Narrowing, plan: Plan
+        self,
+        spec: SourceSpec,
+        delivery: Delivery,
+        narrowing: Narrowing,
+        plan: Plan,
+        upstream: tuple[Iterator[bytes], str] | None = None,
     ) -> tuple[Iterator[Record], str]:
-        """The shaped records and the source's natural output kind."""
+        """The shaped records and the source's natural output kind (an HTTP source's
+        response comes in as ``upstream``: its chunks and media type)."""
         aggregated = plan.aggregate is not None
-        if isinstance(spec, FileSpec):
+        if isinstance(spec, HttpSpec) and upstream is not None:
+            chunks, media = upstream
+            kind = media_kind(media)
+            rows: Iterator[Record] = reader_for(media)(chunks)
+            unlimited = Narrowing(narrowing.start, narrowing.end, narrowing.filters)
+            rows = (unlimited if aggregated else narrowing).apply(rows, delivery.time)
+        elif isinstance(spec, FileSpec):
             source = FileSource(spec, self.dirs)
-            rows: Iterator[Record] = source.records()
+            rows = source.records()
             unlimited = Narrowing(narrowing.start, narrowing.end, narrowing.filters)
             rows = (unlimited if aggregated else narrowing).apply(rows, delivery.time)
             kind = source.kind
@@ -127,7 +149,7 @@ class DataSources:
             rows = self.sql.records(spec, sql_narrowing, delivery.time, ordered=aggregated)
             kind = "jsonl"
         else:
-            raise Forbidden("HTTP upstream sources cannot be shaped", reason="shaping_unavailable")
+            raise Invalid("an HTTP source is opened asynchronously", reason="internal")
         if plan.geofence is not None and delivery.geofence is not None:
             rows = Geofence(plan.geofence, delivery.geofence.lon, delivery.geofence.lat).apply(rows)
         if plan.aggregate is not None and delivery.time is not None:
@@ -161,11 +183,7 @@ class DataSources:
             if single.passthrough and not shaped and narrowing.empty and fmt in (None, source_kind):
                 return Payload(spec.media_type, single.chunks())
         rows, kind = self.records(spec, delivery, narrowing, plan)
-        out = fmt or kind
-        if out == "geojson" and kind != "geojson":
-            out = "json"
-        if kind == "geojson" and out == "geojson" and plan.aggregate is not None:
-            out = "json"
+        out = _output_kind(kind, fmt, plan)
         return Payload(MEDIA_TYPES[out], write(rows, out))
 
     async def open_http(
@@ -174,13 +192,19 @@ class DataSources:
         narrowing: Narrowing,
         plan: Plan,
         request_headers: Mapping[str, str],
+        *,
+        delivery: Delivery | None = None,
+        fmt: str | None = None,
     ) -> Payload:
-        """Stream an HTTP upstream through (status checked before any byte is sent)."""
+        """Stream an HTTP upstream (status checked before any byte is sent): passed through
+        as it is, or parsed and shaped when ``plan`` requires it (``fmt`` then chooses the
+        output format, as for file and SQL sources)."""
         spec = parse_source(source)
         if not isinstance(spec, HttpSpec):
             raise Invalid("not an HTTP source", reason="internal")
-        if plan.aggregate is not None or plan.geofence is not None or plan.columns:
-            raise Forbidden("HTTP upstream sources cannot be shaped", reason="shaping_unavailable")
+        shaped = plan.aggregate is not None or plan.geofence is not None or bool(plan.columns)
+        if shaped and fmt is not None and fmt not in MEDIA_TYPES:
+            raise Invalid(f"unknown format {fmt!r}", reason="bad_query")
         if self.upstream is None:
             raise Unavailable("no upstream client configured", reason="upstream_unreachable")
         url = spec.url
@@ -204,6 +228,28 @@ class DataSources:
             if response.status == 404:
                 raise NotFound("upstream has no such resource", reason="upstream_not_found")
             raise Unavailable(f"upstream answered {response.status}", reason="upstream_status")
+        if shaped:
+            media = response.headers.get("content-type", "")
+            try:
+                media_kind(media)
+            except Invalid:
+                await context.__aexit__(None, None, None)
+                raise Forbidden(
+                    f"the agreement requires shaping (aggregation, geofence or column "
+                    f"projection), but the upstream answered {media or 'without a media type'!r}; "
+                    "only JSON, JSON Lines, CSV and GeoJSON responses can be shaped",
+                    reason="shaping_unavailable",
+                ) from None
+            bridge = _Bridge(response.body, asyncio.get_running_loop())
+            try:
+                rows, kind = self.records(
+                    spec, delivery or Delivery(), narrowing, plan, (bridge.chunks(), media)
+                )
+                out = _output_kind(kind, fmt, plan)
+            except ConnectorError:
+                await context.__aexit__(None, None, None)
+                raise
+            return Payload(MEDIA_TYPES[out], _shaped(write(rows, out), bridge, context.__aexit__))
 
         async def body() -> AsyncIterator[bytes]:
             try:
@@ -216,3 +262,64 @@ class DataSources:
         passed = {k: v for k, v in response.headers.items() if k in FORWARDED_RESPONSE_HEADERS}
         media = passed.pop("content-type", "application/octet-stream")
         return Payload(media, body(), passed)
+
+
+def _output_kind(kind: str, fmt: str | None, plan: Plan) -> str:
+    """The output format: the requested one, else the source's (GeoJSON only for features)."""
+    out = fmt or kind
+    if out == "geojson" and kind != "geojson":
+        out = "json"
+    if kind == "geojson" and out == "geojson" and plan.aggregate is not None:
+        out = "json"
+    return out
+
+
+class _Bridge:
+    """An upstream body (async, on the event loop) read as a sync iterator from a worker
+    thread, one chunk at a time, so the sync readers and transforms can parse it."""
+
+    def __init__(self, body: AsyncGenerator[bytes, None], loop: asyncio.AbstractEventLoop) -> None:
+        self.body = body
+        self.loop = loop
+
+    async def _next(self) -> bytes | None:
+        try:
+            return await anext(self.body)
+        except StopAsyncIteration:
+            return None
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body's chunks; only to be iterated off the event loop's thread."""
+        while True:
+            chunk = asyncio.run_coroutine_threadsafe(self._next(), self.loop).result()
+            if chunk is None:
+                return
+            yield chunk
+
+
+async def _shaped(
+    out: Iterator[bytes],
+    bridge: _Bridge,
+    close: Callable[[Any, Any, Any], Awaitable[Any]],
+) -> AsyncIterator[bytes]:
+    """The shaped output, produced in a worker thread chunk by chunk; the upstream
+    connection is closed at the end, also when the consumer goes away early."""
+    try:
+        while True:
+            chunk = await asyncio.to_thread(next, out, None)
+            if chunk is None:
+                return
+            if chunk:
+                yield chunk
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(_close, out)
+        with contextlib.suppress(Exception):
+            await bridge.body.aclose()
+        await close(None, None, None)
+
+
+def _close(out: Iterator[bytes]) -> None:
+    closer = getattr(out, "close", None)
+    if closer is not None:
+        closer()

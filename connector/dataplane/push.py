@@ -3,7 +3,9 @@
 Runs in a background thread per transfer once the transfer is STARTED. The access is decided
 like a pull (policy, count, audit), then the shaped stream is POSTed (chunked) with the
 consumer-supplied ``authorization``; transient failures (connection errors, 5xx, 429) are
-retried with exponential backoff, each attempt re-reading the source. Redirects are never
+retried with exponential backoff, each attempt re-reading the source (an HTTP upstream that
+fails transiently is retried the same way; its response streams straight into the POST,
+shaped like a pull when the policy requires it). Redirects are never
 followed; the destination passes the SSRF guard on every attempt. When delivered,
 ``on_delivered(transfer_id)`` completes the transfer; a final failure calls ``on_failed``.
 """
@@ -18,6 +20,7 @@ from typing import Final
 import structlog
 
 from connector.audit.vocabulary import Result
+from connector.dataplane.pipeline import Payload
 from connector.dataplane.service import Access, DataPlane
 from connector.dataplane.tokens import Grant
 from connector.errors import ConnectorError, Unavailable
@@ -147,8 +150,16 @@ class Pusher:
                 break
         raise Unavailable(f"push to the destination failed ({last})", reason="push_failed")
 
-    async def _attempt(self, access: Access, url: str, headers: dict[str, str]) -> int | None:
-        payload = await asyncio.to_thread(
+    async def _open(self, access: Access) -> Payload:
+        if self.plane.is_http(access):
+            return await self.plane.sources.open_http(
+                access.dataset.source,
+                access.narrowing,
+                access.decision.plan,
+                {},
+                delivery=access.delivery,
+            )
+        return await asyncio.to_thread(
             self.plane.sources.open_sync,
             access.dataset.source,
             access.delivery,
@@ -156,11 +167,26 @@ class Pusher:
             access.decision.plan,
             None,
         )
+
+    async def _attempt(self, access: Access, url: str, headers: dict[str, str]) -> int | None:
+        try:
+            payload = await self._open(access)
+        except Unavailable as exc:  # an HTTP upstream failed: transient, the caller retries
+            await asyncio.to_thread(self.plane.finish, access, 0, Result.ERROR, exc.reason)
+            return None
+        except ConnectorError as exc:  # refused (SSRF guard, shaping, missing): no retry
+            await asyncio.to_thread(self.plane.finish, access, 0, Result.DENIED, exc.reason)
+            raise
         sent = 0
+        source = (
+            payload.chunks
+            if isinstance(payload.chunks, AsyncIterator)
+            else _async_chunks(payload.chunks)
+        )
 
         async def counted() -> AsyncIterator[bytes]:
             nonlocal sent
-            async for chunk in _async_chunks(payload.chunks):  # type: ignore[arg-type]
+            async for chunk in source:
                 sent += len(chunk)
                 yield chunk
 
@@ -180,6 +206,10 @@ class Pusher:
         except ConnectorError as exc:  # refused (SSRF guard, limits): no retry
             await asyncio.to_thread(self.plane.finish, access, sent, Result.DENIED, exc.reason)
             raise
+        finally:  # an upstream connection is closed even if its body was not read to the end
+            closer = getattr(source, "aclose", None)
+            if closer is not None:
+                await closer()
         result = Result.OK if 200 <= status < 300 else Result.ERROR
         await asyncio.to_thread(
             self.plane.finish,

@@ -174,10 +174,16 @@ class DataPlane:
     async def open_http(
         self, access: Access, fmt: str | None, headers: Mapping[str, str]
     ) -> Payload:
-        """Open an HTTP upstream delivery (status checked before the response starts)."""
+        """Open an HTTP upstream delivery (status checked before the response starts;
+        shaped like file and SQL sources when the policy requires it)."""
         try:
             payload = await self.sources.open_http(
-                access.dataset.source, access.narrowing, access.decision.plan, headers
+                access.dataset.source,
+                access.narrowing,
+                access.decision.plan,
+                headers,
+                delivery=access.delivery,
+                fmt=fmt,
             )
         except ConnectorError as exc:
             self.finish(access, 0, Result.ERROR, exc.reason)

@@ -614,8 +614,12 @@ def checkpoint_signer(keyset: KeySet) -> CheckpointSigner:
 
 
 def own_keys(keyset: KeySet) -> dict[str, dict[str, Any]]:
-    """The connector's public Ed25519 and P-256 keys, by thumbprint, to pin when verifying."""
+    """The connector's public Ed25519 and P-256 keys, by thumbprint, to pin when verifying.
+
+    Retired keys count too: checkpoints signed before a key rotation stay trusted.
+    """
     keys = [public_jwk(keyset.ed25519), public_jwk(keyset.p256)]
+    keys += [public_jwk(r.public_key) for r in keyset.retired if r.kind != "rsa"]
     return {thumbprint(key): key for key in keys}
 
 

@@ -114,7 +114,12 @@ def store_signed(
         files.append(folder.write_jwt(sd_id, signed.jwts[sd_id]))
     files.append(folder.write_json(STATUS_LIST_ID, signed.status_list))
     files.append(folder.write_did_document(build_did_document(keyset)))
-    manifest = {"issuer": keyset.did, "indices": signed.indices, **extra}
+    manifest = {
+        "issuer": keyset.did,
+        "indices": signed.indices,
+        "signing_keys": keyset.fingerprint(),
+        **extra,
+    }
     (folder.root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
     return files
 
@@ -167,9 +172,19 @@ def publish(
 
 
 def is_current(
-    config_path: Path, folder: SelfDescriptionFolder, *, did: str, base_url: str, now: dt.datetime
+    config_path: Path,
+    folder: SelfDescriptionFolder,
+    *,
+    did: str,
+    base_url: str,
+    now: dt.datetime,
+    signing_keys: str | None = None,
 ) -> bool:
-    """Whether the folder holds a set for this DID, base URL and config that is still valid."""
+    """Whether the folder holds a set for this DID, base URL and config that is still valid.
+
+    With ``signing_keys`` (:meth:`KeySet.fingerprint`) the set must also have been signed by
+    those keys, so a key rotation re-publishes on the next start.
+    """
     manifest_path = folder.root / MANIFEST
     if not manifest_path.is_file():
         return False
@@ -184,6 +199,7 @@ def is_current(
         and manifest.get("base_url") == base_url
         and manifest.get("config_sha256") == config_digest(config_path)
         and valid_until > now + dt.timedelta(days=7)
+        and (signing_keys is None or manifest.get("signing_keys") == signing_keys)
     )
 
 

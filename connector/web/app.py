@@ -64,7 +64,14 @@ def _publish_self_descriptions(
         log.warning("no_participant_config", path=str(config))
         return folder
     now = clock.now()
-    if not is_current(config, folder, did=keyset.did, base_url=settings.base_url, now=now):
+    if not is_current(
+        config,
+        folder,
+        did=keyset.did,
+        base_url=settings.base_url,
+        now=now,
+        signing_keys=keyset.fingerprint(),
+    ):
         published = publish(
             config, folder, keyset=keyset, base_url=settings.base_url, loader=loader, now=now
         )

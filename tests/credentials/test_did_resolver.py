@@ -430,3 +430,46 @@ def test_hostile_documents_only_ever_fail_with_verification_failed(
         resolver(f"{DID}#a", "assertionMethod")
     except VerificationFailed as exc:
         assert exc.reason
+
+
+def test_unknown_key_id_refetches_once_after_the_refresh_interval() -> None:
+    """A rotated key becomes usable without waiting for the cache TTL, but unknown key ids
+    cannot make the resolver fetch more than once per interval."""
+    from connector.clock import FixedClock
+    from connector.credentials.did_resolver import REFRESH_INTERVAL, DidResolver
+    from connector.credentials.did_web import build_did_document
+    from connector.errors import VerificationFailed
+    from connector.testing import throwaway_keyset
+
+    did = "did:web:rotating.example"
+    documents = [
+        build_did_document(throwaway_keyset(did)),
+        build_did_document(throwaway_keyset(did)),
+    ]
+    fetches: list[str] = []
+
+    class Fetcher:
+        def fetch(self, url: str) -> bytes:
+            import json
+
+            fetches.append(url)
+            return json.dumps(documents[min(len(fetches) - 1, 1)]).encode()
+
+    clock = FixedClock()
+    resolver = DidResolver(clock, Fetcher(), ttl_seconds=300)
+    first = resolver.resolve_method(f"{did}#p256", "authentication")
+    assert len(fetches) == 1
+    with pytest.raises(VerificationFailed):
+        resolver.resolve_method(f"{did}#unknown", "authentication")
+    assert len(fetches) == 1  # too soon: no re-fetch
+    clock.advance(REFRESH_INTERVAL + 1)
+    second = resolver.resolve_method(f"{did}#p256", "authentication")
+    assert len(fetches) == 1 and second == first  # known id: cache used
+    with pytest.raises(VerificationFailed):
+        resolver.resolve_method(f"{did}#unknown", "authentication")
+    assert len(fetches) == 2  # one re-fetch; the new document is cached now
+    rotated = resolver.resolve_method(f"{did}#p256", "authentication")
+    assert rotated.jwk != first.jwk
+    with pytest.raises(VerificationFailed):
+        resolver.resolve_method(f"{did}#still-unknown", "authentication")
+    assert len(fetches) == 2

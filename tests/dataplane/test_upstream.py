@@ -229,7 +229,8 @@ def test_http_sources_pass_sensorthings_options_and_hide_secrets(
         return p.headers
 
     assert asyncio.run(headers()) == {}
-    with pytest.raises(Forbidden):
+    source["url"] = server.url("/chunked")  # no media type: cannot be shaped
+    with pytest.raises(Forbidden, match="only JSON, JSON Lines, CSV and GeoJSON"):
         asyncio.run(sources.open_http(source, Narrowing(), Plan(columns=("a",)), {}))
     source["url"] = server.url("/redirect")
     with pytest.raises(Unavailable):
