@@ -14,23 +14,42 @@ set, e.g. under ``scripts/with-postgres.sh``), and the ratio "audit on / no-op s
   source, one ``data.accessed``) against a no-op sink;
 * and, as before, the bare stand-in "1 MiB SHA-256 + one append" (a floor for the pull).
 
-Without HTTP and DSP token checks in the denominators these ratios are upper bounds of what a
-real exchange sees. Target <= 1.10. Runs alternate A/B and report medians.
+Without HTTP and DSP token checks in the denominators these in-process ratios are upper bounds
+of what a real exchange sees. Runs alternate A/B and report medians.
+
+End to end (SQLite): two pairs of real connectors (provider + consumer, each ``create_app`` under
+uvicorn in its own process, started by this script with ``--serve on|off``; loopback HTTP, demo
+data of ``connector demo --days 2``). In the "off" pair every holder of the trail is detached
+inside the server process (:func:`detach_trail`; no setting involved): the runtime's sink and the
+data plane's become a :class:`NullAuditSink`, the control-plane and catalogue stores get no
+trail. Exchanges alternate between the pairs (on, off, on, off …); printed are the p50 of
+negotiation request → FINALIZED (consumer management API) and of a full pull of one demo dataset
+(transfer request → STARTED, then the whole body through the consumer's
+``GET /api/management/transfers/{id}/data``), and the on/off ratio of each. Target <= 1.10.
+
+Run: ``.venv/bin/python benchmarks/audit.py [--quick] [--e2e-only]`` (under a minute; with
+PostgreSQL: ``scripts/with-postgres.sh .venv/bin/python benchmarks/audit.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
+import httpx
 from sqlalchemy import text
 
 from connector.audit.sink import AuditSink, NullAuditSink
@@ -50,6 +69,10 @@ from connector.stores.database import create_db_engine, migrate
 from connector.stores.process_queries import SqlProcessQueries
 from connector.testing import make_settings, throwaway_keyset
 from connector.web.dataplane import build_dataplane
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dsp_processes import KEY, ROOT, Connector, _free_port
 
 CLOCK = SystemClock()
 KEYS = throwaway_keyset()
@@ -226,8 +249,266 @@ def ratio(work: Callable[[AuditSink], None], sink: AuditSink, rounds: int, reps:
     return statistics.median(on) / statistics.median(off)
 
 
+# --- end to end: two connector pairs over loopback HTTP ------------------------------------------
+
+DEMO_DATASET = "https://w3id.org/klimakommune/hagen/datasets/luftqualitaet-boele-eckesey"
+
+
+def detach_trail(runtime: Any) -> None:
+    """Replace every holder of the trail in a built app by "no trail": the runtime's sink
+    (catalogue, security, DCP and trust events) and the data plane's become a
+    :class:`NullAuditSink`, the control-plane and catalogue stores get no trail to append to in
+    their transactions (what ``audit`` None means there). Benchmark only, no setting."""
+    null = NullAuditSink(runtime.clock)
+    runtime.audit = null
+    runtime.controlplane.store.audit = None
+    runtime.controlplane.catalog_store.audit = None
+    runtime.extras["dataplane"].plane.audit = null
+
+
+def serve(audited: bool) -> None:
+    """Subprocess entry: the connector of ``connector serve``, with the trail detached when
+    ``audited`` is false (settings from the environment, as ``serve``)."""
+    import uvicorn
+
+    from connector.cli import load_settings
+    from connector.logging import configure
+    from connector.web.app import create_app
+
+    settings = load_settings()
+    configure(settings.log_level)
+    app = create_app(settings)
+    if not audited:
+        detach_trail(app.state.runtime)
+    uvicorn.run(app, host="127.0.0.1", port=settings.port, log_level="warning", access_log=False)
+
+
+@dataclass
+class Pair:
+    label: str
+    provider: Connector
+    consumer: Connector
+    folders: list[Path]
+    offer: dict[str, Any] = field(default_factory=dict)
+    negotiations: list[float] = field(default_factory=list)
+    pulls: list[float] = field(default_factory=list)
+    size: int = 0
+    refused: int = 0
+
+
+def _start(folder: Path, audited: bool) -> tuple[subprocess.Popen[bytes], Connector]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env.update(
+        {
+            "CONNECTOR_DATA_DIR": str(folder),
+            "CONNECTOR_PORT": str(port),
+            "CONNECTOR_MANAGEMENT_API_KEY": KEY["X-Api-Key"],
+            "CONNECTOR_AUDITOR_API_KEY": "bench-auditor-key",
+            "CONNECTOR_ALLOW_INSECURE_DID_WEB": "true",
+            "CONNECTOR_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1",
+            "CONNECTOR_LOG_LEVEL": "warning",
+        }
+    )
+    log = (folder.parent / f"{folder.name}.log").open("wb")
+    mode = "on" if audited else "off"
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve", mode],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((folder.parent / f"{folder.name}.log").read_text())
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                client = httpx.Client(base_url=url, timeout=30)
+                did = client.get("/.well-known/did.json").json()["id"]
+                return process, Connector(url, did, client)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{folder.name} did not start")
+
+
+def _until(consumer: Connector, path: str, states: set[str]) -> dict[str, Any]:
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline:
+        body: dict[str, Any] = consumer.mgmt("GET", path).json()
+        if body.get("state") in states:
+            return body
+        time.sleep(0.0005)
+    raise RuntimeError(f"{path} did not reach {states}")
+
+
+def _negotiate(pair: Pair) -> tuple[float, str]:
+    """Consumer ``POST /negotiations`` until its management API reports FINALIZED."""
+    start = time.perf_counter()
+    answer = pair.consumer.mgmt(
+        "POST",
+        "/negotiations",
+        {
+            "counterPartyAddress": pair.provider.url + "/api/dsp",
+            "counterPartyId": pair.provider.did,
+            "offer": pair.offer,
+        },
+    ).json()
+    done = _until(pair.consumer, f"/negotiations/{answer['id']}", {"FINALIZED", "TERMINATED"})
+    if done["state"] != "FINALIZED":
+        raise RuntimeError(f"{pair.label}: negotiation ended {done['state']}")
+    return time.perf_counter() - start, str(done["agreementId"])
+
+
+class PullRefused(RuntimeError):
+    """The provider refused a fresh token (seen now and then right after STARTED; counted,
+    not timed)."""
+
+
+def _pull(pair: Pair, agreement: str) -> tuple[float, int]:
+    """Transfer request → STARTED, then the whole dataset through the consumer's
+    ``GET /api/management/transfers/{id}/data`` (which pulls from the provider)."""
+    start = time.perf_counter()
+    answer = pair.consumer.mgmt(
+        "POST",
+        "/transfers",
+        {
+            "counterPartyAddress": pair.provider.url + "/api/dsp",
+            "counterPartyId": pair.provider.did,
+            "agreementId": agreement,
+            "format": "HttpData-PULL",
+        },
+    ).json()
+    _until(pair.consumer, f"/transfers/{answer['id']}", {"STARTED"})
+    size = 0
+    path = f"/api/management/transfers/{answer['id']}/data"
+    with pair.consumer.client.stream("GET", path, headers=KEY) as response:
+        if response.status_code != 200:
+            detail = response.read().decode(errors="replace")
+            if response.status_code == 403 and "invalid_token" in detail:
+                raise PullRefused(detail)
+            raise RuntimeError(f"{pair.label}: pull answered {response.status_code}: {detail}")
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+    return time.perf_counter() - start, size
+
+
+def _trail_length(folder: Path) -> int:
+    engine = create_db_engine(f"sqlite:///{folder / 'connector.db'}")
+    try:
+        return SqlAuditStore(engine, CLOCK, checkpoint_signer(KEYS)).head().seq
+    finally:
+        engine.dispose()
+
+
+def _p50(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def end_to_end(rounds: int, per_round: int) -> None:
+    """Two pairs (audit on, trail detached) over loopback HTTP, rounds interleaved."""
+    started: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        demo = root / "demo"
+        subprocess.run(
+            [sys.executable, "-m", "connector.cli", "demo", "--days", "2", "--out", str(demo)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        try:
+            pairs = []
+            for audited in (True, False):
+                label = "on" if audited else "off"
+                folders = [root / f"provider-{label}", root / f"consumer-{label}"]
+                for folder in folders:
+                    folder.mkdir()
+                shutil.copytree(demo, folders[0] / "demo")
+                (provider_process, provider), (consumer_process, consumer) = (
+                    _start(folders[0], audited),
+                    _start(folders[1], audited),
+                )
+                started += [provider_process, consumer_process]
+                pairs.append(Pair(label, provider, consumer, folders))
+            for pair in pairs:
+                catalog = pair.consumer.mgmt(
+                    "POST",
+                    "/catalog/request",
+                    {
+                        "counterPartyAddress": pair.provider.url + "/api/dsp",
+                        "counterPartyId": pair.provider.did,
+                    },
+                ).json()
+                entry = next(d for d in catalog["dataset"] if d["@id"] == DEMO_DATASET)
+                pair.offer = {**entry["hasPolicy"][0], "target": DEMO_DATASET}
+                for _ in range(3):  # warm-up: DID resolution, pools, compiled policies
+                    _, agreement = _negotiate(pair)
+                    with contextlib.suppress(PullRefused):
+                        _pull(pair, agreement)
+            before = [_trail_length(f) for pair in pairs for f in pair.folders]
+            for _ in range(rounds):
+                for pair in pairs:
+                    for _ in range(per_round):
+                        elapsed, agreement = _negotiate(pair)
+                        pair.negotiations.append(elapsed)
+                        try:
+                            elapsed, pair.size = _pull(pair, agreement)
+                        except PullRefused:
+                            pair.refused += 1
+                            continue
+                        pair.pulls.append(elapsed)
+            after = [_trail_length(f) for pair in pairs for f in pair.folders]
+        finally:
+            for process in started:
+                process.terminate()
+            for process in started:
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    on, off = pairs
+    n = len(on.negotiations)
+    grown = [a - b for a, b in zip(after, before, strict=True)]
+    print(
+        f"end to end (SQLite, provider + consumer processes, loopback HTTP, {rounds} rounds "
+        f"on/off interleaved, n={n} each; trail entries added per exchange: provider "
+        f"{grown[0] / n:.1f}, consumer {grown[1] / n:.1f} with audit; "
+        f"{grown[2] / n:.1f} / {grown[3] / n:.1f} detached):"
+    )
+    nego_on, nego_off = _p50(on.negotiations), _p50(off.negotiations)
+    print(
+        f"  negotiation request -> FINALIZED: p50 {nego_on:.1f} ms with audit, "
+        f"{nego_off:.1f} ms detached, ratio {nego_on / nego_off:.3f}"
+    )
+    print(
+        f"  pull of {on.size / 1024:.0f} KiB (transfer request -> STARTED + GET): "
+        f"p50 {_p50(on.pulls):.1f} ms with audit, {_p50(off.pulls):.1f} ms detached, "
+        f"ratio {_p50(on.pulls) / _p50(off.pulls):.3f}"
+        + (
+            f" ({on.refused} + {off.refused} pulls refused with invalid_token, not counted)"
+            if on.refused + off.refused
+            else ""
+        )
+    )
+
+
 def main() -> int:
+    if "--serve" in sys.argv:
+        serve(sys.argv[sys.argv.index("--serve") + 1] == "on")
+        return 0
     quick = "--quick" in sys.argv
+    if "--e2e-only" not in sys.argv:
+        in_process(quick)
+    end_to_end(rounds=20 if quick else 100, per_round=1)
+    return 0
+
+
+def in_process(quick: bool) -> None:
+    """The in-process figures (bare use cases, no HTTP): upper bounds of the overhead."""
     count = 300 if quick else 2000
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "data.bin"
@@ -252,7 +533,7 @@ def main() -> int:
             size = provider.pull(True)
             per_pull, real_pull = ab_ratio(provider.pull, 7, 5 if quick else 20)
             print(
-                f"{name}: {rate:,.0f} appends/s (single writer); "
+                f"in-process {name}: {rate:,.0f} appends/s (single writer); "
                 f"1 MiB hash + append / no-op = {pull_ratio:.3f}; "
                 f"negotiation+transfer request with audit / without = {nego_ratio:.3f} "
                 f"({per:.1f} ms each, {events} events in the same transactions); "
@@ -261,9 +542,8 @@ def main() -> int:
             )
             provider.data.close()
             report = store.verify()
-            print(f"{name}: {report.line()}")
+            print(f"in-process {name}: {report.line()}")
             store.engine.dispose()
-    return 0
 
 
 if __name__ == "__main__":

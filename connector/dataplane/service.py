@@ -21,7 +21,7 @@ from connector.dataplane.narrowing import Narrowing
 from connector.dataplane.pipeline import DataSources, Payload
 from connector.dataplane.tokens import AccessTokens, Grant, TokenRefused
 from connector.errors import ConnectorError, Forbidden, Unauthorized
-from connector.model import Agreement, Dataset, Role, Transfer, TransferState
+from connector.model import Agreement, Dataset, Role, Transfer, TransferEvent, TransferState
 
 
 class Contracts(Protocol):
@@ -131,7 +131,13 @@ class DataPlane:
                 or transfer.agreement_id != grant.agreement_id
             ):
                 raise TokenRefused("unknown_transfer", grant)
-            if transfer.state is not TransferState.STARTED:
+            # The token travels in our TransferStartMessage: the consumer may use it as soon as it
+            # has acknowledged that message, which can be before we have recorded the ack.
+            starting = transfer.pending is TransferEvent.START and transfer.state in (
+                TransferState.REQUESTED,
+                TransferState.SUSPENDED,
+            )
+            if transfer.state is not TransferState.STARTED and not starting:
                 raise TokenRefused("transfer_not_started", grant)
             agreement = self.contracts.agreement(grant.agreement_id)
             dataset = self.contracts.dataset(grant.dataset_id)

@@ -41,6 +41,7 @@ from connector.model import (
     Offer,
     Role,
     Transfer,
+    TransferEvent,
     TransferState,
 )
 from connector.stores.dataplane_store import SqlAccessCounter, SqlTokenStore
@@ -480,3 +481,41 @@ def test_push_refuses_unguarded_upstreams_and_destinations(
     pusher.threads[transfer.id].join(30)
     assert delivered == [] and failed == [(transfer.id, "ssrf_blocked")]
     assert Receiver.received == []
+
+
+@pytest.mark.parametrize(
+    ("state", "pending", "usable"),
+    [
+        (TransferState.STARTED, None, True),
+        (TransferState.REQUESTED, TransferEvent.START, True),  # our start message is in flight
+        (TransferState.SUSPENDED, TransferEvent.START, True),  # resuming
+        (TransferState.REQUESTED, None, False),
+        (TransferState.SUSPENDED, None, False),
+        (TransferState.STARTED, TransferEvent.SUSPEND, True),
+        (TransferState.COMPLETED, None, False),
+        (TransferState.TERMINATED, None, False),
+    ],
+)
+def test_token_usable_once_the_start_message_is_sent(
+    engine: Engine, state: TransferState, pending: TransferEvent | None, usable: bool
+) -> None:
+    """The consumer may pull as soon as it has acknowledged our TransferStartMessage, which can
+    be before we have recorded that acknowledgement (a race seen in the audit benchmark)."""
+    from connector.dataplane.tokens import Grant, TokenRefused
+
+    pusher, _audit, transfer, _delivered, _failed = push_setup(
+        engine, "http://127.0.0.1:9/none.geojson", "http://127.0.0.1:9/inbox", ["127.0.0.1"]
+    )
+    pusher.threads[transfer.id].join(30)
+    plane = pusher.plane
+    plane.contracts._transfer = dataclasses.replace(transfer, state=state, pending=pending)  # type: ignore[attr-defined]
+    now = SystemClock().now()
+    grant = Grant(transfer.id, transfer.agreement_id, CONSUMER, TARGET, now, now)
+    try:
+        plane.admit(grant)
+        cause = None
+    except TokenRefused as exc:
+        cause = exc.cause
+    except Exception:  # later checks (source, policy) are not what this test is about
+        cause = None
+    assert (cause != "transfer_not_started") is usable
