@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from connector.audit.event import canonical, sha256_hex
 from connector.controlplane.policies import PolicyVersion, compiled, target_collections
-from connector.controlplane.ports import CredentialFact, Facts
+from connector.controlplane.ports import Facts
 from connector.model.contract import Agreement
 from connector.model.negotiation import Negotiation
 from connector.policy import (
@@ -131,44 +131,52 @@ def note_transfer_check(log: object, decision: Decision, agreement: Agreement) -
     )
 
 
+PartyFacts = Mapping[IRI, tuple[Term, ...]]
+
+
+def party_variants(facts: Facts | None) -> list[tuple[PartyFacts | None, bool]]:
+    """The ways a participant may be judged: ``(facts about the party, federation member?)``.
+
+    One variant without credentials (a member if on the trust list) and one per verified
+    credential — its type and issuer only, so a credential's type and issuer count as ONE fact;
+    a policy permits if one variant permits. Bare type names (``MembershipCredential``) are read
+    in the ``kk:`` policy namespace. Used for contracts here and for every access by the data
+    plane, so both judge a participant the same way.
+    """
+    variants: list[tuple[PartyFacts | None, bool]] = [(None, bool(facts and facts.trusted))]
+    for credential in facts.credentials if facts is not None else ():
+        types: tuple[Term, ...] = tuple(
+            IRI(t if ":" in t else str(KK[t])) for t in credential.types
+        )
+        variants.append(
+            (
+                {
+                    KK.membershipCredentialType: types,
+                    KK.membershipCredentialIssuer: (IRI(credential.issuer),),
+                },
+                True,
+            )
+        )
+    return variants
+
+
 def _worlds(
     facts: Facts, now: dt.datetime, version: PolicyVersion, target: str
 ) -> list[StateOfTheWorld]:
     party = IRI(facts.did)
-    plain_groups = frozenset({IRI(FEDERATION)}) if facts.trusted else frozenset()
     asset_groups: frozenset[Node] = frozenset(IRI(c) for c in target_collections(version))
-    worlds = [
-        StateOfTheWorld(
-            now=now,
-            part_of={party: plain_groups, IRI(target): asset_groups},
-            deferred=ACCESS_TIME_OPERANDS,
+    worlds = []
+    for party_facts, member in party_variants(facts):
+        groups = frozenset({IRI(FEDERATION)}) if member else frozenset()
+        worlds.append(
+            StateOfTheWorld(
+                now=now,
+                facts={party: party_facts} if party_facts is not None else {},
+                part_of={party: groups, IRI(target): asset_groups},
+                deferred=ACCESS_TIME_OPERANDS,
+            )
         )
-    ]
-    for credential in facts.credentials:
-        worlds.append(_credential_world(party, credential, now, IRI(target), asset_groups))
     return worlds
-
-
-def _credential_world(
-    party: IRI,
-    credential: CredentialFact,
-    now: dt.datetime,
-    target: IRI,
-    asset_groups: frozenset[Node],
-) -> StateOfTheWorld:
-    types: tuple[Term, ...] = tuple(IRI(t if ":" in t else str(KK[t])) for t in credential.types)
-    facts: dict[Node, Mapping[IRI, tuple[Term, ...]]] = {
-        party: {
-            KK.membershipCredentialType: types,
-            KK.membershipCredentialIssuer: (IRI(credential.issuer),),
-        }
-    }
-    return StateOfTheWorld(
-        now=now,
-        facts=facts,
-        part_of={party: frozenset({IRI(FEDERATION)}), target: asset_groups},
-        deferred=ACCESS_TIME_OPERANDS,
-    )
 
 
 def _request(facts: Facts, target: str, action: str) -> EvaluationRequest:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import shapely
 
 from connector.clock import Clock
+from connector.controlplane.decisions import FEDERATION, party_variants
 from connector.controlplane.ports import Facts
 from connector.dataplane.delivery import AggregateSpec, Delivery
 from connector.dataplane.policy_terms import AgreementPolicies, AgreementPolicy
@@ -34,7 +35,6 @@ from connector.policy import (
 from connector.policy.terms import IRI, KK, ODRL, XSD, Literal, Node, Term
 
 WKT = "http://www.opengis.net/ont/geosparql#wktLiteral"
-FEDERATION = "https://w3id.org/klimakommune/federation"
 """The party collection of trusted or credentialed participants (as the control plane)."""
 _PREFIXES = {"kk:": str(KK), "odrl:": "http://www.w3.org/ns/odrl/2/"}
 
@@ -146,27 +146,14 @@ class Enforcer:
         (a credential's type and issuer are one fact), as the control plane decides."""
         target = IRI(agreement.target)
         party = IRI(consumer)
-        base_facts: dict[Node, dict[IRI, tuple[Term, ...]]] = {}
+        base_facts: dict[Node, Mapping[IRI, tuple[Term, ...]]] = {}
         part_of: dict[Node, frozenset[Node]] = {}
         if plan.geofence is not None:
             base_facts[target] = {ODRL.spatialCoordinates: (Literal(plan.geofence.wkt, WKT),)}
             part_of[target] = frozenset(IRI(c) for c in compiled.geofence_collections)
         known = self.facts(consumer) if self.facts is not None else None
         attribution = PerformedAction(ODRL.attribute, party, target, agreement.timestamp)
-        variants: list[tuple[dict[IRI, tuple[Term, ...]] | None, bool]] = [
-            (None, bool(known and known.trusted))
-        ]
-        for credential in known.credentials if known is not None else ():
-            types = tuple(IRI(t if ":" in t else str(KK[t])) for t in credential.types)
-            variants.append(
-                (
-                    {
-                        KK.membershipCredentialType: types,
-                        KK.membershipCredentialIssuer: (IRI(credential.issuer),),
-                    },
-                    True,
-                )
-            )
+        variants = party_variants(known)
         worlds = []
         for party_facts, member in variants:
             facts = dict(base_facts)
