@@ -9,6 +9,7 @@ access. The SQL implementation is :class:`connector.stores.audit_store.SqlAuditS
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -38,6 +39,40 @@ class AuditSink(Protocol):
         the trail cannot be written: the caller must then not carry out the action.
         """
         ...
+
+
+class EventAppender(ABC):
+    """An :class:`AuditSink` built on :meth:`append`: ``record`` makes the event, ``append``
+    chains and stores it (implemented by each trail)."""
+
+    def record(
+        self,
+        event_type: EventType,
+        *,
+        actor: str,
+        result: Result = Result.OK,
+        participant: str | None = None,
+        dataset: str | None = None,
+        agreement: str | None = None,
+        process: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Append one event (see :class:`AuditSink`)."""
+        event = AuditEvent(
+            type=event_type,
+            actor=actor,
+            result=result,
+            participant=participant,
+            dataset=dataset,
+            agreement=agreement,
+            process=process,
+            details=details or {},
+        )
+        return self.append(event)
+
+    @abstractmethod
+    def append(self, event: AuditEvent) -> AuditEntry:
+        """Chain and store ``event``; return its entry."""
 
 
 class NullAuditSink:
@@ -75,37 +110,13 @@ class NullAuditSink:
         )
 
 
-class MemoryAuditSink:
+class MemoryAuditSink(EventAppender):
     """A real hash chain in memory (thread-safe); ``entries`` in order."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self.entries: list[AuditEntry] = []
-
-    def record(
-        self,
-        event_type: EventType,
-        *,
-        actor: str,
-        result: Result = Result.OK,
-        participant: str | None = None,
-        dataset: str | None = None,
-        agreement: str | None = None,
-        process: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> AuditEntry:
-        event = AuditEvent(
-            type=event_type,
-            actor=actor,
-            result=result,
-            participant=participant,
-            dataset=dataset,
-            agreement=agreement,
-            process=process,
-            details=details or {},
-        )
-        return self.append(event)
 
     def append(self, event: AuditEvent) -> AuditEntry:
         with self._lock:

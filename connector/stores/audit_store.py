@@ -45,8 +45,9 @@ from connector.audit.proof import MAX_PATH, Proof
 from connector.audit.query import AuditQuery
 from connector.audit.report import PartnerReport, partner_reports
 from connector.audit.retention import RetentionPolicy
+from connector.audit.sink import EventAppender
 from connector.audit.verification import Anchor, Head, VerificationReport, verify_chain
-from connector.audit.vocabulary import EventType, Result
+from connector.audit.vocabulary import EventType
 from connector.clock import Clock
 from connector.credentials.keys import KeySet, public_jwk
 from connector.errors import Invalid, NotFound, Unavailable
@@ -210,7 +211,7 @@ def _filtered(stmt: Select[Any], query: AuditQuery | None) -> Select[Any]:
     return stmt
 
 
-class SqlAuditStore:
+class SqlAuditStore(EventAppender):
     """The :class:`connector.audit.sink.AuditSink` on SQL, with queries, proofs and retention.
 
     ``signer`` signs checkpoints (periodic every ``checkpoint_every`` entries, on demand, and
@@ -280,31 +281,6 @@ class SqlAuditStore:
             ) from exc
 
     # Appending ---------------------------------------------------------------------------
-
-    def record(
-        self,
-        event_type: EventType,
-        *,
-        actor: str,
-        result: Result = Result.OK,
-        participant: str | None = None,
-        dataset: str | None = None,
-        agreement: str | None = None,
-        process: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> AuditEntry:
-        """Append one event (see :class:`connector.audit.sink.AuditSink`)."""
-        event = AuditEvent(
-            type=event_type,
-            actor=actor,
-            result=result,
-            participant=participant,
-            dataset=dataset,
-            agreement=agreement,
-            process=process,
-            details=details or {},
-        )
-        return self.append(event)
 
     def append(self, event: AuditEvent) -> AuditEntry:
         """Append one event: lock the head, insert, move the head, commit (driver-level SQL)."""
