@@ -93,10 +93,12 @@ def databases(request: pytest.FixtureRequest) -> Iterator[list[dict[str, str]]]:
             for name in names
         ]
     finally:
-        with admin.begin() as conn:
-            for name in names:
-                conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-        admin.dispose()
+        try:
+            with admin.begin() as conn:
+                for name in names:
+                    conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        finally:
+            admin.dispose()
 
 
 def query_one(proc: ConnectorProcess, sql: str) -> Any:
@@ -122,8 +124,9 @@ def tamper(proc: ConnectorProcess, sql: str, **params: Any) -> None:
 
 
 def test_negotiation_transfer_and_pull_leave_the_expected_trail(
-    start_connector: Any, databases: list[dict[str, str]]
+    databases: list[dict[str, str]], start_connector: Any
 ) -> None:
+    # databases first: its teardown (DROP SCHEMA) runs after the connectors have stopped
     provider_proc = start_connector("provider", **ENV, **databases[0])
     consumer_proc = start_connector("consumer", **ENV, **databases[1])
     provider, consumer = provider_proc.url, consumer_proc.url

@@ -28,15 +28,18 @@ def schema_urls(postgres_url: str) -> Iterator[list[str]]:
     try:
         yield [f"{postgres_url}{sep}options=-csearch_path%3D{name}" for name in names]
     finally:
-        with admin.begin() as conn:
-            for name in names:
-                conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-        admin.dispose()
+        try:
+            with admin.begin() as conn:
+                for name in names:
+                    conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        finally:
+            admin.dispose()
 
 
 def test_negotiation_and_transfer_on_postgresql(
-    start_connector: Any, schema_urls: list[str]
+    schema_urls: list[str], start_connector: Any
 ) -> None:
+    # schema_urls first: its teardown (DROP SCHEMA) runs after the connectors have stopped
     provider = start_connector(
         "provider", CONNECTOR_DATABASE_URL=schema_urls[0], CONNECTOR_LOG_LEVEL="info", **ENV
     ).url
