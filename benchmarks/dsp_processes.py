@@ -25,6 +25,17 @@ class Connector:
     url: str
     did: str
     client: httpx.Client
+    pid: int = 0
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """User and system CPU seconds the connector process has used so far (Linux /proc;
+        zeros elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0, 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
 
     def mgmt(self, method: str, path: str, body: Any = None) -> httpx.Response:
         return self.client.request(method, "/api/management" + path, json=body, headers=KEY)
@@ -90,10 +101,10 @@ def two_connectors(
             started.append(_start(name, folder, extra))
         try:
             pair = []
-            for _process, url in started:
+            for process, url in started:
                 client = httpx.Client(base_url=url, timeout=30)
                 did = client.get("/.well-known/did.json").json()["id"]
-                pair.append(Connector(url, did, client))
+                pair.append(Connector(url, did, client, process.pid))
             yield pair[0], pair[1]
         finally:
             for process, _url in started:

@@ -139,31 +139,41 @@ def run(args: argparse.Namespace, urls: tuple[str, str] | None) -> None:
             f"transfer request -> STARTED:      p50 {_ms(transfers, 0.5):.1f} ms, "
             f"p95 {_ms(transfers, 0.95):.1f} ms"
         )
-        # throughput: start --count negotiations from --parallel threads, then poll the
-        # number of FINALIZED ones every 50 ms (per-process polling would steal server CPU)
+        # throughput: start --count negotiations from --parallel threads, then check every
+        # 50 ms whether the count-th FINALIZED one exists (one row: polling must not steal
+        # server CPU)
         before = len(consumer.mgmt("GET", "/negotiations?state=FINALIZED&limit=1000").json())
+        last = f"/negotiations?state=FINALIZED&limit=1&offset={before + args.count - 1}"
         body = {
             "counterPartyAddress": provider.url + "/api/dsp",
             "counterPartyId": provider.did,
             "offer": offer,
         }
+        cpu = (provider.cpu_seconds(), consumer.cpu_seconds())
         start = time.perf_counter()
         with ThreadPoolExecutor(args.parallel) as pool:
             list(
                 pool.map(lambda _: consumer.mgmt("POST", "/negotiations", body), range(args.count))
             )
-        while True:
-            done = consumer.mgmt("GET", "/negotiations?state=FINALIZED&limit=1000").json()
-            if len(done) - before >= args.count:
-                break
+        while not consumer.mgmt("GET", last).json():
             if time.perf_counter() - start > 300:
                 raise RuntimeError("negotiations did not finish")
             time.sleep(0.05)
         elapsed = time.perf_counter() - start
+        used = [
+            (now[0] - then[0], now[1] - then[1])
+            for now, then in zip((provider.cpu_seconds(), consumer.cpu_seconds()), cpu, strict=True)
+        ]
         print(
             f"sustained: {args.count / elapsed:.0f} negotiations/s "
             f"({args.count} started from {args.parallel} threads; median single "
             f"{statistics.median(negotiations) * 1000:.1f} ms)"
+        )
+        per = [(1000 * u / args.count, 1000 * s / args.count) for u, s in used]
+        wall = 1000 * elapsed / args.count
+        print(
+            f"CPU per negotiation: provider {per[0][0]:.1f} ms user + {per[0][1]:.1f} ms system,"
+            f" consumer {per[1][0]:.1f} + {per[1][1]:.1f} ms; wall {wall:.1f} ms"
         )
 
 

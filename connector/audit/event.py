@@ -44,19 +44,36 @@ _SAFE_INT = 2**53
 
 def _plain(value: Any) -> bool:
     """Whether ``json.dumps(sort_keys=True)`` gives the JCS form: no floats, safe integers,
-    and object keys that sort the same by code point as by UTF-16 unit (below U+D800)."""
-    if value is None or isinstance(value, bool | str):
-        return True
-    if isinstance(value, int):
-        return -_SAFE_INT < value < _SAFE_INT
-    if isinstance(value, dict):
-        return all(
-            isinstance(k, str) and (k.isascii() or max(k) < "\ud800") and _plain(v)
-            for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    return False
+    and object keys that sort the same by code point as by UTF-16 unit (below U+D800).
+    Iterative (a hot path: every audit event and report digest passes here)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int:
+            if not -_SAFE_INT < item < _SAFE_INT:
+                return False
+        elif kind is dict:
+            for key in item:
+                if type(key) is not str or not (key.isascii() or max(key) < "\ud800"):
+                    return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif isinstance(item, str | bool):  # subclasses (StrEnum …) encode like their base
+            continue
+        elif isinstance(item, int):
+            if not -_SAFE_INT < item < _SAFE_INT:
+                return False
+        elif isinstance(item, dict):
+            stack.append(dict(item))
+        elif isinstance(item, list):
+            stack.append(list(item))
+        else:
+            return False
+    return True
 
 
 def canonical(value: Any) -> bytes:
@@ -78,6 +95,13 @@ def canonical(value: Any) -> bytes:
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise Invalid(f"not canonicalisable JSON: {exc}", reason="audit_details") from exc
     return data
+
+
+def _jcs_string(value: str | None) -> bytes:
+    """JCS of a string or null (JSON escaping as :func:`canonical`'s fast path does)."""
+    if value is None:
+        return b"null"
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -109,6 +133,7 @@ class AuditEvent:
     agreement: str | None = None
     process: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    _details_jcs: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", EventType(self.type))
@@ -130,11 +155,38 @@ class AuditEvent:
             value = self.details[key]
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise Invalid(f"audit detail {key} must be a non-negative integer")
-        if len(canonical(self.details)) > MAX_DETAILS_BYTES:
+        details_jcs = canonical(self.details)
+        object.__setattr__(self, "_details_jcs", details_jcs)
+        if len(details_jcs) > MAX_DETAILS_BYTES:
             raise Invalid(
                 f"audit details over {MAX_DETAILS_BYTES} bytes: store a digest, not the payload",
                 reason="audit_details",
             )
+
+    def body_jcs(self) -> bytes:
+        """``canonical(self.body())``, assembled from the details' JCS bytes computed once
+        (the body's keys are fixed and ASCII, so their order is known)."""
+        try:
+            parts = [
+                b'{"actor":',
+                _jcs_string(self.actor),
+                b',"agreement":',
+                _jcs_string(self.agreement),
+                b',"dataset":',
+                _jcs_string(self.dataset),
+                b',"details":',
+                self._details_jcs,
+                b',"participant":',
+                _jcs_string(self.participant),
+                b',"process":',
+                _jcs_string(self.process),
+                b',"result":',
+                _jcs_string(str(self.result)),
+                b"}",
+            ]
+        except UnicodeEncodeError:  # a lone surrogate: canonical() refuses it with its error
+            return canonical(self.body())
+        return b"".join(parts)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -254,8 +306,7 @@ def entry_hash(seq: int, prev_hash: str, time: str, type_: str, digest: str) -> 
 def seal(event: AuditEvent, *, seq: int, prev_hash: str, at: dt.datetime) -> AuditEntry:
     """Chain ``event`` after the entry whose hash is ``prev_hash``."""
     time = format_time(at)
-    body = event.body()
-    digest = body_digest(body)
+    digest = sha256_hex(event.body_jcs())
     return AuditEntry(
         seq=seq,
         prev_hash=prev_hash,
@@ -269,7 +320,7 @@ def seal(event: AuditEvent, *, seq: int, prev_hash: str, at: dt.datetime) -> Aud
         agreement=event.agreement,
         process=event.process,
         result=str(event.result),
-        details=body["details"],
+        details=dict(event.details),
     )
 
 

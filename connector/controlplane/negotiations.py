@@ -424,15 +424,13 @@ class Negotiations:
         now = self._clock.now()
         counterpart: str | None = None
         with self._store.transaction() as tx:
-            row = tx.outbox_row(message_id)
-            n = tx.negotiation(pid)
-            if row is None or n is None:
+            n = tx.negotiation(pid) if tx.outbox_done(message_id) else None
+            if n is None:
                 return
             if isinstance(body, Mapping) and n.counterpart_pid is None:
                 key = "providerPid" if n.role is Role.CONSUMER else "consumerPid"
                 value = body.get(key)
                 counterpart = value if isinstance(value, str) and value else None
-            tx.outbox_done(message_id)
             n = n.acknowledge(NegotiationEvent(event), at=now, counterpart_pid=counterpart)
             self._save(tx, n)
 
@@ -440,10 +438,8 @@ class Negotiations:
         """The message cannot be delivered (refused or out of retries): give it up."""
         now = self._clock.now()
         with self._store.transaction() as tx:
-            row = tx.outbox_row(message_id)
-            n = tx.negotiation(pid)
-            if row is None or n is None:
+            n = tx.negotiation(pid) if tx.outbox_done(message_id) else None
+            if n is None:
                 return
-            tx.outbox_done(message_id)
             n = n.abort(at=now) if n.state is None else n.drop_pending()
             self._save(tx, n)

@@ -81,13 +81,27 @@ class Runner:
         self._ready: queue.SimpleQueue[OutboxMessage] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._look = True
+        """Whether the next round leases from the database (start, :meth:`wake`, a timeout);
+        messages handed over by :meth:`accept` need no lease query."""
 
     def wake(self) -> None:
         """Look for due messages now."""
+        self._look = True
         self._event.set()
 
     def accept(self, messages: list[OutboxMessage]) -> None:
-        """Deliver messages just committed *and leased to this runner* (store listener)."""
+        """Deliver messages just committed *and leased to this runner* (store listener):
+        straight to a delivery worker while the runner runs, else at its next round."""
+        pool = self._pool
+        if pool is not None:
+            try:
+                for message in messages:
+                    pool.submit(self._safe_deliver, message)
+                return
+            except RuntimeError:  # shutting down: the lease expires, a runner delivers it
+                return
         for message in messages:
             self._ready.put(message)
         self._event.set()
@@ -126,6 +140,7 @@ class Runner:
             return
         at = self._clock.now().timestamp() + self.backoff(message.attempts)
         self._outbox.retry(message.id, at, error)
+        self.wake()  # the loop's next sleep ends when the retry is due
 
     def _safe_deliver(self, message: OutboxMessage) -> None:
         try:
@@ -157,11 +172,15 @@ class Runner:
 
     def _loop(self) -> None:
         with ThreadPoolExecutor(self._workers, thread_name_prefix="outbox") as pool:
+            self._pool = pool
             while not self._stop.is_set():
                 self._event.clear()
-                handed = self._drain(pool)
+                if self._drain(pool) and not self._look:
+                    continue
+                self._look = False
                 try:
-                    if self.run_once(pool) or handed:
+                    if self.run_once(pool):
+                        self._look = True  # there may be more than one batch
                         continue
                     due = self._outbox.next_due()
                 except Exception:
@@ -170,7 +189,9 @@ class Runner:
                 timeout = self.idle_seconds
                 if due is not None:
                     timeout = max(0.0, min(timeout, due - self._clock.now().timestamp()))
-                self._event.wait(timeout)
+                if not self._event.wait(timeout):
+                    self._look = True  # the safety net: other replicas, due retries, leases
+            self._pool = None
 
     def start(self) -> None:
         """Run in a background thread until :meth:`stop`."""

@@ -371,15 +371,13 @@ class Transfers:
         """The counterpart answered 2xx to an outbox message."""
         now = self._clock.now()
         with self._store.transaction() as tx:
-            row = tx.outbox_row(message_id)
-            t = tx.transfer(pid)
-            if row is None or t is None:
+            t = tx.transfer(pid) if tx.outbox_done(message_id) else None
+            if t is None:
                 return
             counterpart: str | None = None
             if isinstance(body, Mapping) and t.counterpart_pid is None:
                 value = body.get("providerPid" if t.role is Role.CONSUMER else "consumerPid")
                 counterpart = value if isinstance(value, str) and value else None
-            tx.outbox_done(message_id)
             t = t.acknowledge(TransferEvent(event), at=now, counterpart_pid=counterpart)
             tx.save_transfer(t)
 
@@ -387,10 +385,8 @@ class Transfers:
         """The message cannot be delivered: give it up (a never-acknowledged request ends)."""
         now = self._clock.now()
         with self._store.transaction() as tx:
-            row = tx.outbox_row(message_id)
-            t = tx.transfer(pid)
-            if row is None or t is None:
+            t = tx.transfer(pid) if tx.outbox_done(message_id) else None
+            if t is None:
                 return
-            tx.outbox_done(message_id)
             t = t.abort(at=now) if t.state is None else t.drop_pending()
             tx.save_transfer(t)

@@ -6,9 +6,10 @@ whose ``id`` is ``data:application/vc+jwt,<jwt>`` (the Loire transport of the Ga
 service and the XFSC federated catalogue; ``data:application/vc+ld+json+jwt,`` from Gaia-X ICAM
 24.07 is accepted too).
 
-Signing uses jwcrypto. Verification is done here directly on ``cryptography`` with the public
-key the :class:`MethodResolver` returns (already parsed and cached), which keeps the per-token
-cost below a raw jwcrypto verify (see ``docs/decisions/20261201-proof-formats.md``):
+Signing and verification are done here directly on ``cryptography`` (RFC 7515/7518 compact
+serialization; the tests check interoperability with jwcrypto both ways). Verification uses the
+public key the :class:`MethodResolver` returns (already parsed and cached), which keeps the
+per-token cost below a raw jwcrypto verify (see ``docs/decisions/20261201-proof-formats.md``):
 
 * algorithms: ``EdDSA`` (Ed25519), ``ES256`` (P-256), ``PS256`` (RSA ≥ 2048); the algorithm must
   fit the key type (and the JWK's ``alg`` when it names one); ``none``/``HS*``/others refused;
@@ -38,8 +39,10 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from jwcrypto import jwk, jws
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 from connector.clock import parse_instant
 from connector.credentials.keys import PrivateKey
@@ -291,11 +294,22 @@ def _check_document(payload: Mapping[str, Any], required_type: str, reason: str)
         raise _fail(f"type must include {required_type}", reason)
 
 
+def _signature(key: PrivateKey, data: bytes) -> bytes:
+    """The JWS signature of ``data`` (RFC 7518: Ed25519 raw, ES256 as r‖s, PS256 salt 32)."""
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(data)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return key.sign(data, _PSS, hashes.SHA256())
+
+
 def _sign(payload: Mapping[str, Any], key: PrivateKey, header: dict[str, Any]) -> str:
+    """A compact JWS (the key's algorithm is already in ``header``)."""
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    signer = jws.JWS(body)
-    signer.add_signature(jwk.JWK.from_pyca(key), None, json.dumps(header, separators=(",", ":")))
-    return str(signer.serialize(compact=True))
+    protected = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    signing_input = f"{_b64encode(protected)}.{_b64encode(body)}"
+    return f"{signing_input}.{_b64encode(_signature(key, signing_input.encode('ascii')))}"
 
 
 def sign_jws(
@@ -306,7 +320,7 @@ def sign_jws(
     typ: str | None,
     cty: str | None = None,
 ) -> str:
-    """A compact JWS of ``payload`` (jwcrypto), protected header ``alg``/``typ``/``kid``/``cty``."""
+    """A compact JWS of ``payload``, protected header ``alg``/``typ``/``kid``/``cty``."""
     header: dict[str, Any] = {"alg": algorithm_for(key), "kid": kid}
     if typ is not None:
         header["typ"] = typ

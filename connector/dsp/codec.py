@@ -12,12 +12,12 @@ first offending property, e.g. ``offer.permission[0].action`` — in ``context``
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, TypeVar, overload
 
 from pydantic import ValidationError
 
+from connector import jsontext
 from connector.dsp import terms
 from connector.dsp.base import DSP_CONTEXT, RootMessage, WireModel
 from connector.dsp.messages import MESSAGE_TYPES
@@ -46,7 +46,7 @@ def serialize(message: WireModel) -> dict[str, Any]:
 
 def dumps(message: WireModel) -> bytes:
     """:func:`serialize` as UTF-8 JSON bytes without insignificant whitespace."""
-    return json.dumps(serialize(message), separators=(",", ":"), ensure_ascii=False).encode()
+    return jsontext.dumps(serialize(message))
 
 
 def decode(raw: bytes | str, *, max_bytes: int = MAX_BYTES) -> Any:
@@ -54,7 +54,7 @@ def decode(raw: bytes | str, *, max_bytes: int = MAX_BYTES) -> Any:
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"body is larger than {max_bytes} bytes", field="(body)")
     try:
-        value = json.loads(raw)
+        value = jsontext.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise Invalid("body is not valid JSON", reason="not_json", field="(body)") from exc
     check_depth(value)

@@ -41,6 +41,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -188,6 +189,8 @@ class SelfIssuedTokenSource:
         self._kind: KeyKind = kind
         self._default_scopes = tuple(default_scopes)
         self._jti = jti
+        self._access: dict[tuple[str, tuple[str, ...]], tuple[str, int]] = {}
+        self._access_lock = threading.Lock()
 
     @property
     def did(self) -> str:
@@ -233,8 +236,26 @@ class SelfIssuedTokenSource:
         """``Bearer <self-issued ID token>`` for ``audience_did``; a ``token`` claim grants it
         ``default_scopes`` + ``scopes`` at our Credential Service."""
         granted = list(dict.fromkeys(normalise_scope(s) for s in [*self._default_scopes, *scopes]))
-        access = self.access_token(audience_did, granted) if granted else None
+        access = self._reusable_access_token(audience_did, granted) if granted else None
         return "Bearer " + self.issue(audience_did, token=access)
+
+    def _reusable_access_token(self, audience_did: str, scopes: list[str]) -> str:
+        """An access token for ``audience_did`` and ``scopes``, reused while more than half of
+        its lifetime is left (it is bound to its audience and may be presented repeatedly;
+        the ID token around it is fresh every time)."""
+        key = (audience_did, tuple(scopes))
+        now = int(self._clock.now().timestamp())
+        with self._access_lock:
+            cached = self._access.get(key)
+            if cached is not None and now + self._lifetime // 2 < cached[1]:
+                return cached[0]
+        claims = self._claims(audience_did, scopes)
+        token = self._sign(claims, ACCESS_TOKEN_TYP)
+        with self._access_lock:
+            if len(self._access) >= 1024:
+                self._access.clear()
+            self._access[key] = (token, int(claims["exp"]))
+        return token
 
 
 class SelfIssuedAuthenticator:

@@ -7,6 +7,7 @@ always start with ``_:`` so that they never collide with an IRI.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,18 +46,22 @@ class Namespace:
     Not a ``str`` subclass on purpose: ``DCT.title`` must be an IRI, not ``str.title``.
     """
 
-    __slots__ = ("_base",)
+    __slots__ = ("_base", "_terms")
 
     def __init__(self, base: str) -> None:
         self._base = base
+        self._terms: dict[str, IRI] = {}
 
     def __getitem__(self, name: str) -> IRI:
         return IRI(self._base + name)
 
     def __getattr__(self, name: str) -> IRI:
-        if name.startswith("__"):
+        if name.startswith("__") or name in ("_base", "_terms"):
             raise AttributeError(name)
-        return IRI(self._base + name)
+        term = self._terms.get(name)
+        if term is None:  # the attribute spellings are the vocabulary's terms: few, reused
+            term = self._terms[name] = IRI(self._base + name)
+        return term
 
     def __str__(self) -> str:
         return self._base
@@ -111,6 +116,7 @@ def local_name(iri: str) -> str:
     return iri
 
 
+@functools.lru_cache(maxsize=8192)
 def curie(iri: str) -> str:
     """``odrl:read`` for a known namespace, else the IRI itself."""
     for prefix, ns in PREFIXES.items():

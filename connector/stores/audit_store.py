@@ -51,6 +51,7 @@ from connector.audit.vocabulary import EventType
 from connector.clock import Clock
 from connector.credentials.keys import KeySet, public_jwk
 from connector.errors import Invalid, NotFound, Unavailable
+from connector.stores.transactions import write_transaction
 
 _meta = MetaData()
 head_table = Table(
@@ -239,21 +240,9 @@ class SqlAuditStore(EventAppender):
         """A write transaction holding the head lock; yields (connection, head seq, head hash)."""
         lock = _LOCK_HEAD.with_for_update() if self._postgres else _LOCK_HEAD
         try:
-            if self._postgres:
-                with self.engine.begin() as conn:
-                    seq, hash_ = conn.execute(lock).one()
-                    yield conn, int(seq), hash_
-                return
-            with self.engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    seq, hash_ = conn.execute(lock).one()
-                    yield conn, int(seq), hash_
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
-                conn.exec_driver_sql("COMMIT")
+            with write_transaction(self.engine) as conn:
+                seq, hash_ = conn.execute(lock).one()
+                yield conn, int(seq), hash_
         except SQLAlchemyError as exc:
             raise Unavailable(
                 f"audit trail not writable: {exc.__class__.__name__}", reason="audit_unavailable"
@@ -283,49 +272,14 @@ class SqlAuditStore(EventAppender):
     # Appending ---------------------------------------------------------------------------
 
     def append(self, event: AuditEvent) -> AuditEntry:
-        """Append one event: lock the head, insert, move the head, commit (driver-level SQL)."""
-        sql = _SQL[self.engine.dialect.name]
-        dbapi_error: Any = self.engine.dialect.loaded_dbapi.Error
+        """Append one event in its own write transaction (lock the head, insert, move it)."""
         try:
-            with self.engine.connect() as conn:
-                raw: Any = conn.connection.driver_connection
-                sqlite_level = raw.isolation_level if not self._postgres else None
-                cursor = raw.cursor()
-                try:
-                    if not self._postgres:
-                        raw.isolation_level = None
-                        cursor.execute("BEGIN IMMEDIATE")
-                    cursor.execute(sql["lock"])
-                    seq, prev = cursor.fetchone()
-                    entry = seal(event, seq=int(seq) + 1, prev_hash=prev, at=self._clock.now())
-                    if self._postgres:  # one round trip for both writes
-                        row = (entry.seq, entry.hash, *_event_row(entry))
-                        cursor.execute(sql["insert_and_move"], row)
-                    else:
-                        cursor.execute(sql["insert"], _event_row(entry))
-                        cursor.execute(sql["head"], (entry.seq, entry.hash))
-                    if self._due(entry.seq):
-                        cp = self._signed(entry.seq, entry.hash, "periodic")
-                        cursor.execute(sql["checkpoint"], _checkpoint_row(cp))
-                    if self._postgres:
-                        raw.commit()
-                    else:
-                        cursor.execute("COMMIT")
-                except BaseException:
-                    if self._postgres:
-                        raw.rollback()
-                    else:
-                        cursor.execute("ROLLBACK")
-                    raise
-                finally:
-                    cursor.close()
-                    if not self._postgres:
-                        raw.isolation_level = sqlite_level
-        except dbapi_error as exc:
+            with write_transaction(self.engine) as conn:
+                return self.append_in(conn, [event])[0]
+        except SQLAlchemyError as exc:
             raise Unavailable(
                 f"audit trail not writable: {exc.__class__.__name__}", reason="audit_unavailable"
             ) from exc
-        return entry
 
     def append_in(self, conn: Connection, events: Sequence[AuditEvent]) -> list[AuditEntry]:
         """Append ``events`` inside the caller's open write transaction on ``conn``.
@@ -333,7 +287,7 @@ class SqlAuditStore(EventAppender):
         The entries commit or roll back together with the caller's own writes (a state change
         and its audit event are one fact). The head row is locked here (``FOR UPDATE`` on
         PostgreSQL); on SQLite the caller's transaction must hold the database write lock
-        already (``BEGIN IMMEDIATE``, as :func:`connector.stores.controlplane_store.
+        already (``BEGIN IMMEDIATE``, as :func:`connector.stores.transactions.
         write_transaction` does), so the order stays total and gap-free across processes.
         Call it as the last statement before the commit: other appenders wait for the head
         from here until the caller commits.

@@ -25,7 +25,8 @@ from connector.errors import Conflict
 from connector.model.dataset import Dataset
 from connector.stores import records
 from connector.stores.audit_store import SqlAuditStore
-from connector.stores.controlplane_store import dump_json, load_json, write_transaction
+from connector.stores.controlplane_store import dump_json, load_json
+from connector.stores.transactions import run, write_transaction
 
 ACTOR = "management"
 """Who changes policies and datasets: the operator (management API or configuration load)."""
@@ -191,10 +192,12 @@ class SqlCatalogStore:
     def dataset(self, dataset_id: str) -> Dataset | None:
         """One dataset, or ``None``."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                text("SELECT body FROM cp_datasets WHERE id = :id"), {"id": dataset_id}
+            row = run(
+                conn,
+                "SELECT CAST(body AS TEXT) FROM cp_datasets WHERE id = :id",
+                {"id": dataset_id},
             ).first()
-        return None if row is None else records.dataset_from(load_json(row[0]))
+        return None if row is None else records.dataset_from_stored(row[0])
 
     def delete_dataset(self, dataset_id: str) -> bool:
         """Remove a dataset; whether it existed."""

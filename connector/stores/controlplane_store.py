@@ -15,15 +15,15 @@ a state change is never stored without its event, nor an event without its chang
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
+from connector import jsontext
 from connector.audit.event import AuditEvent, canonical, sha256_hex
 from connector.audit.vocabulary import EventType, Result
 from connector.clock import Clock, utc_isoformat
@@ -36,46 +36,17 @@ from connector.model.process import Step
 from connector.model.transfer import Transfer
 from connector.stores import records
 from connector.stores.audit_store import SqlAuditStore
+from connector.stores.transactions import run, write_transaction
 
 
 def load_json(value: Any) -> Any:
     """A JSON column's value (PostgreSQL JSONB arrives decoded, SQLite TEXT as a string)."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return jsontext.loads(value) if isinstance(value, str | bytes) else value
 
 
 def dump_json(value: Any) -> str:
     """JSON text for a JSON column."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-_SQLITE_WRITERS: dict[str, threading.Lock] = {}
-_GUARD = threading.Lock()
-
-
-def _writer_lock(engine: Engine) -> threading.Lock:
-    """One lock per SQLite database file: threads of this process queue here instead of in
-    SQLite's busy handler (which sleeps up to 100 ms between attempts)."""
-    key = str(engine.url)
-    with _GUARD:
-        return _SQLITE_WRITERS.setdefault(key, threading.Lock())
-
-
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that holds the write lock from its start (SQLite) or a normal one (PG)."""
-    if engine.dialect.name != "sqlite":
-        with engine.connect() as conn, conn.begin():
-            yield conn
-        return
-    with _writer_lock(engine), engine.connect() as conn:
-        raw = conn.execution_options(isolation_level="AUTOCOMMIT")
-        raw.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield raw
-        except BaseException:
-            raw.exec_driver_sql("ROLLBACK")
-            raise
-        raw.exec_driver_sql("COMMIT")
+    return jsontext.dumps_text(value)
 
 
 class SqlTx:
@@ -115,16 +86,19 @@ class SqlTx:
         if known is not None:
             return known
         table = "cp_negotiations" if kind == "negotiation" else "cp_transfers"
-        row = self._conn.execute(
-            text(f"SELECT body FROM {table} WHERE id = :id"),  # noqa: S608 (constant table)
+        row = run(
+            self._conn,
+            f"SELECT body FROM {table} WHERE id = :id",  # noqa: S608 (constant table)
             {"id": pid},
         ).first()
         return 0 if row is None else len(load_json(row[0])["history"])
 
     def _agreement_dataset(self, agreement_id: str) -> str | None:
         if agreement_id not in self._datasets:
-            self._datasets[agreement_id] = self._conn.execute(
-                text("SELECT dataset_id FROM cp_agreements WHERE id = :id"), {"id": agreement_id}
+            self._datasets[agreement_id] = run(
+                self._conn,
+                "SELECT dataset_id FROM cp_agreements WHERE id = :id",
+                {"id": agreement_id},
             ).scalar()
         return self._datasets[agreement_id]
 
@@ -198,7 +172,7 @@ class SqlTx:
         )
 
     def _one(self, sql: str, **params: Any) -> Any:
-        row = self._conn.execute(text(sql + self._lock), params).first()
+        row = run(self._conn, sql + self._lock, params).first()
         return None if row is None else load_json(row[0])
 
     # negotiations ------------------------------------------------------------------------------
@@ -226,15 +200,14 @@ class SqlTx:
     def save_negotiation(self, process: Negotiation) -> None:
         self._step_events("negotiation", process, process.history, dataset=process.dataset_id)
         now = utc_isoformat(self._clock.now())
-        self._conn.execute(
-            text(
-                "INSERT INTO cp_negotiations (id, role, state, counterparty_id, consumer_pid,"
-                " provider_pid, dataset_id, created_at, updated_at, body) VALUES (:id, :role,"
-                " :state, :cp, :cpid, :ppid, :ds, :created, :now, :body) ON CONFLICT (id) DO"
-                " UPDATE SET state = excluded.state, consumer_pid = excluded.consumer_pid,"
-                " provider_pid = excluded.provider_pid, updated_at = excluded.updated_at,"
-                " body = excluded.body"
-            ),
+        run(
+            self._conn,
+            "INSERT INTO cp_negotiations (id, role, state, counterparty_id, consumer_pid,"
+            " provider_pid, dataset_id, created_at, updated_at, body) VALUES (:id, :role,"
+            " :state, :cp, :cpid, :ppid, :ds, :created, :now, :body) ON CONFLICT (id) DO"
+            " UPDATE SET state = excluded.state, consumer_pid = excluded.consumer_pid,"
+            " provider_pid = excluded.provider_pid, updated_at = excluded.updated_at,"
+            " body = excluded.body",
             {
                 "id": process.id,
                 "role": process.role.value,
@@ -280,15 +253,14 @@ class SqlTx:
             agreement=process.agreement_id,
         )
         now = utc_isoformat(self._clock.now())
-        self._conn.execute(
-            text(
-                "INSERT INTO cp_transfers (id, role, state, counterparty_id, consumer_pid,"
-                " provider_pid, agreement_id, created_at, updated_at, body) VALUES (:id, :role,"
-                " :state, :cp, :cpid, :ppid, :ag, :created, :now, :body) ON CONFLICT (id) DO"
-                " UPDATE SET state = excluded.state, consumer_pid = excluded.consumer_pid,"
-                " provider_pid = excluded.provider_pid, updated_at = excluded.updated_at,"
-                " body = excluded.body"
-            ),
+        run(
+            self._conn,
+            "INSERT INTO cp_transfers (id, role, state, counterparty_id, consumer_pid,"
+            " provider_pid, agreement_id, created_at, updated_at, body) VALUES (:id, :role,"
+            " :state, :cp, :cpid, :ppid, :ag, :created, :now, :body) ON CONFLICT (id) DO"
+            " UPDATE SET state = excluded.state, consumer_pid = excluded.consumer_pid,"
+            " provider_pid = excluded.provider_pid, updated_at = excluded.updated_at,"
+            " body = excluded.body",
             {
                 "id": process.id,
                 "role": process.role.value,
@@ -308,18 +280,17 @@ class SqlTx:
     # agreements and datasets -------------------------------------------------------------------
 
     def agreement(self, agreement_id: str) -> Agreement | None:
-        row = self._conn.execute(
-            text("SELECT body FROM cp_agreements WHERE id = :id"), {"id": agreement_id}
+        row = run(
+            self._conn, ("SELECT body FROM cp_agreements WHERE id = :id"), {"id": agreement_id}
         ).first()
         return None if row is None else records.agreement_from(load_json(row[0]))
 
     def save_agreement(self, agreement: Agreement, *, negotiation_id: str) -> None:
-        self._conn.execute(
-            text(
-                "INSERT INTO cp_agreements (id, negotiation_id, dataset_id, assigner, assignee,"
-                " created_at, body) VALUES (:id, :n, :ds, :a, :b, :at, :body)"
-                " ON CONFLICT (id) DO NOTHING"
-            ),
+        run(
+            self._conn,
+            "INSERT INTO cp_agreements (id, negotiation_id, dataset_id, assigner, assignee,"
+            " created_at, body) VALUES (:id, :n, :ds, :a, :b, :at, :body)"
+            " ON CONFLICT (id) DO NOTHING",
             {
                 "id": agreement.id,
                 "n": negotiation_id,
@@ -332,10 +303,12 @@ class SqlTx:
         )
 
     def dataset(self, dataset_id: str) -> Dataset | None:
-        row = self._conn.execute(
-            text("SELECT body FROM cp_datasets WHERE id = :id"), {"id": dataset_id}
+        row = run(
+            self._conn,
+            "SELECT CAST(body AS TEXT) FROM cp_datasets WHERE id = :id",
+            {"id": dataset_id},
         ).first()
-        return None if row is None else records.dataset_from(load_json(row[0]))
+        return None if row is None else records.dataset_from_stored(row[0])
 
     # outbox ------------------------------------------------------------------------------------
 
@@ -344,12 +317,11 @@ class SqlTx:
         lease_until = (
             None if self._owner is None else self._clock.now().timestamp() + self._lease_seconds
         )
-        row_id = self._conn.execute(
-            text(
-                "INSERT INTO cp_outbox (process_kind, process_id, event, url, audience, body,"
-                " next_attempt_at, lease_owner, lease_until)"
-                " VALUES (:k, :p, :e, :u, :a, :b, 0, :o, :lu) RETURNING id"
-            ),
+        row_id = run(
+            self._conn,
+            "INSERT INTO cp_outbox (process_kind, process_id, event, url, audience, body,"
+            " next_attempt_at, lease_owner, lease_until)"
+            " VALUES (:k, :p, :e, :u, :a, :b, 0, :o, :lu) RETURNING id",
             {
                 "k": message.process_kind,
                 "p": message.process_id,
@@ -365,25 +337,31 @@ class SqlTx:
         self.queued.append(replace(message, id=int(row_id), attempts=0))
 
     def outbox_row(self, message_id: int) -> OutboxMessage | None:
-        row = self._conn.execute(
-            text(
-                "SELECT id, process_kind, process_id, event, url, audience, body, attempts"
-                " FROM cp_outbox WHERE id = :id AND status = 'pending'"
-            ),
+        row = run(
+            self._conn,
+            "SELECT id, process_kind, process_id, event, url, audience, body, attempts"
+            " FROM cp_outbox WHERE id = :id AND status = 'pending'",
             {"id": message_id},
         ).first()
         return None if row is None else outbox_message(row)
 
-    def outbox_done(self, message_id: int) -> None:
-        self._conn.execute(text("DELETE FROM cp_outbox WHERE id = :id"), {"id": message_id})
+    def outbox_done(self, message_id: int) -> bool:
+        """Retire a pending outbox row; whether there was one (one statement)."""
+        return (
+            run(
+                self._conn,
+                "DELETE FROM cp_outbox WHERE id = :id AND status = 'pending' RETURNING id",
+                {"id": message_id},
+            ).first()
+            is not None
+        )
 
     def _drop_outbox(self, kind: str, pid: str) -> None:
         self.queued = [m for m in self.queued if (m.process_kind, m.process_id) != (kind, pid)]
-        self._conn.execute(
-            text(
-                "DELETE FROM cp_outbox WHERE process_kind = :k AND process_id = :p"
-                " AND status = 'pending'"
-            ),
+        run(
+            self._conn,
+            "DELETE FROM cp_outbox WHERE process_kind = :k AND process_id = :p"
+            " AND status = 'pending'",
             {"k": kind, "p": pid},
         )
 

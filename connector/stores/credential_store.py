@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connector.clock import Clock, utc_isoformat
 from connector.errors import Conflict
+from connector.stores.transactions import write_transaction
 
 _meta = MetaData()
 held_table = Table(
@@ -76,7 +77,7 @@ class SqlCredentialStore:
             "body": body,
         }
         try:
-            with self._engine.begin() as conn:
+            with write_transaction(self._engine) as conn:
                 if replace:
                     conn.execute(delete(held_table).where(held_table.c.id == id))
                 conn.execute(held_table.insert().values(**row))
@@ -85,7 +86,7 @@ class SqlCredentialStore:
         return _stored(row)
 
     def remove(self, credential_id: str) -> bool:
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             result = conn.execute(delete(held_table).where(held_table.c.id == credential_id))
         return result.rowcount > 0
 

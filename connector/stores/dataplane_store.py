@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import Unavailable
+from connector.stores.transactions import write_transaction
 
 
 def _iso(at: dt.datetime) -> str:
@@ -57,7 +58,7 @@ class SqlTokenStore:
 
     def save(self, token_hash: str, grant: Mapping[str, Any]) -> None:
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(
                     text(
                         "INSERT INTO dataplane_tokens (token_hash, transfer_id, agreement_id,"
@@ -104,7 +105,7 @@ class SqlTokenStore:
 
     def revoke_transfer(self, transfer_id: str, at: dt.datetime) -> int:
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 result = conn.execute(
                     text(
                         "UPDATE dataplane_tokens SET revoked_at = :at"
@@ -118,7 +119,7 @@ class SqlTokenStore:
 
     def revoke(self, token_hash: str, at: dt.datetime) -> None:
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(
                     text(
                         "UPDATE dataplane_tokens SET revoked_at = :at"
@@ -140,7 +141,7 @@ class SqlAccessCounter:
     @contextmanager
     def _locked(self) -> Iterator[Connection]:
         if self._postgres:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 yield conn
             return
         with self.engine.connect() as conn:

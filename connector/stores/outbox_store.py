@@ -13,7 +13,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from connector.controlplane.ports import OutboxMessage
-from connector.stores.controlplane_store import outbox_message, write_transaction
+from connector.stores.controlplane_store import outbox_message
+from connector.stores.transactions import run, write_transaction
 
 _LEASE = (
     "UPDATE cp_outbox SET lease_owner = :o, lease_until = :u WHERE id IN ("
@@ -38,8 +39,9 @@ class SqlOutbox:
     ) -> list[OutboxMessage]:
         """Take up to ``limit`` due rows for ``owner`` until ``now + lease_seconds``."""
         with write_transaction(self.engine) as conn:
-            rows = conn.execute(
-                text(self._lease_sql),
+            rows = run(
+                conn,
+                self._lease_sql,
                 {"o": owner, "u": now + lease_seconds, "now": now, "n": limit},
             ).all()
         return sorted((outbox_message(r) for r in rows), key=lambda m: m.id or 0)
@@ -47,23 +49,21 @@ class SqlOutbox:
     def retry(self, message_id: int, at: float, error: str) -> None:
         """Release the lease; the row is due again at ``at``."""
         with write_transaction(self.engine) as conn:
-            conn.execute(
-                text(
-                    "UPDATE cp_outbox SET attempts = attempts + 1, next_attempt_at = :at,"
-                    " lease_owner = NULL, lease_until = NULL, last_error = :e WHERE id = :id"
-                ),
+            run(
+                conn,
+                "UPDATE cp_outbox SET attempts = attempts + 1, next_attempt_at = :at,"
+                " lease_owner = NULL, lease_until = NULL, last_error = :e WHERE id = :id",
                 {"at": at, "e": error[:500], "id": message_id},
             )
 
     def next_due(self) -> float | None:
         """When the earliest pending row is due (``None`` if there is none)."""
         with self.engine.connect() as conn:
-            value = conn.execute(
-                text(
-                    "SELECT min(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at"
-                    " THEN lease_until ELSE next_attempt_at END) FROM cp_outbox"
-                    " WHERE status = 'pending'"
-                )
+            value = run(
+                conn,
+                "SELECT min(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at"
+                " THEN lease_until ELSE next_attempt_at END) FROM cp_outbox"
+                " WHERE status = 'pending'",
             ).scalar()
         return None if value is None else float(value)
 

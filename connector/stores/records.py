@@ -6,8 +6,10 @@ queried (state, role, pids …). These functions are the only place that knows t
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from connector import jsontext
 from connector.clock import parse_instant, utc_isoformat
 from connector.model.contract import Agreement, Offer
 from connector.model.dataset import Dataset, Mode
@@ -229,6 +231,19 @@ def dataset_json(d: Dataset) -> dict[str, Any]:
         "transfer": d.transfer.value,
         "properties": dict(d.properties),
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def dataset_from_text(body: str) -> Dataset:
+    """The dataset of a stored body's JSON text, parsed once per distinct text (a changed
+    dataset is stored with another body, so a cached value is never stale)."""
+    return dataset_from(jsontext.loads(body))
+
+
+def dataset_from_stored(value: Any) -> Dataset:
+    """The dataset of a ``body`` column as read (text on SQLite; selected as text on
+    PostgreSQL with ``CAST(body AS TEXT)``)."""
+    return dataset_from_text(value) if isinstance(value, str) else dataset_from(value)
 
 
 def dataset_from(doc: dict[str, Any]) -> Dataset:

@@ -13,11 +13,11 @@ import datetime as dt
 import threading
 
 from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector.clock import Clock
 from connector.errors import Unavailable
+from connector.stores.transactions import run, write_transaction
 
 _meta = MetaData()
 replay_table = Table(
@@ -25,6 +25,13 @@ replay_table = Table(
     _meta,
     Column("key", String, primary_key=True),
     Column("expires_at", BigInteger, nullable=False),
+)
+
+
+_REMEMBER = (
+    "INSERT INTO token_replay (key, expires_at) VALUES (:k, :u) ON CONFLICT (key)"
+    " DO UPDATE SET expires_at = excluded.expires_at WHERE token_replay.expires_at < :now"
+    " RETURNING key"
 )
 
 
@@ -40,28 +47,19 @@ class SqlReplayStore:
         self._next_cleanup = clock.monotonic()
         self._lock = threading.Lock()
 
-    def _insert(self) -> type[postgresql.Insert] | type[sqlite.Insert]:
-        return postgresql.Insert if self._engine.dialect.name == "postgresql" else sqlite.Insert
-
     def remember(self, jti: str, expires_at: dt.datetime) -> bool:
         """Record ``jti`` until ``expires_at``; ``False`` if a live record exists (a replay)."""
         now = int(self._clock.now().timestamp())
         until = int(expires_at.timestamp())
-        insert = self._insert()(replay_table).values(key=jti, expires_at=until)
-        statement = insert.on_conflict_do_update(
-            index_elements=[replay_table.c.key],
-            set_={"expires_at": insert.excluded.expires_at},
-            where=replay_table.c.expires_at < now,
-        ).returning(replay_table.c.key)
         try:
-            with self._engine.begin() as conn:
-                accepted = conn.execute(statement).first() is not None
+            with write_transaction(self._engine) as conn:
+                accepted = run(conn, _REMEMBER, {"k": jti, "u": until, "now": now}).first()
             self._maybe_cleanup(now)
         except SQLAlchemyError as exc:
             raise Unavailable(
                 f"replay store unavailable: {exc.__class__.__name__}", reason="database"
             ) from exc
-        return accepted
+        return accepted is not None
 
     def _maybe_cleanup(self, now: int) -> None:
         with self._lock:
@@ -73,7 +71,7 @@ class SqlReplayStore:
     def cleanup(self, now: int | None = None) -> int:
         """Delete the records that expired before ``now`` (default: the clock); their count."""
         cutoff = int(self._clock.now().timestamp()) if now is None else now
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             return conn.execute(
                 delete(replay_table).where(replay_table.c.expires_at < cutoff)
             ).rowcount

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import tomllib
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,15 @@ class ControlPlane:
     runner: Runner
     http: GuardedJsonClient
     dsp_url: str
+    workers: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(16, thread_name_prefix="dsp")
+    )
+    """Where DSP requests do their (blocking) work, off the event loop."""
 
     def close(self) -> None:
-        """Stop the runner and close the HTTP pool."""
+        """Stop the runner, the DSP workers and close the HTTP pool."""
         self.runner.stop()
+        self.workers.shutdown(wait=True)
         self.http.close()
 
 

@@ -10,15 +10,19 @@ process or one of another participant. Creation answers 201 with the process bod
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from connector import jsontext
 from connector.audit.vocabulary import EventType
 from connector.controlplane.catalog import CatalogPage
 from connector.controlplane.ports import Caller, Facts
@@ -33,10 +37,12 @@ from connector.dsp.version import version_response
 from connector.errors import ConnectorError, Invalid, NotFound
 from connector.model.transfer import TransferEvent
 from connector.web.controlplane import ControlPlane
+from connector.web.direct_routes import DirectRoutes
 from connector.web.participant_auth import authenticate_participant
 from connector.web.runtime import Runtime
 
 M = TypeVar("M", bound=RootMessage)
+T = TypeVar("T")
 log = structlog.get_logger("connector.dsp")
 
 _TRANSFER_EVENTS: dict[str, tuple[type[RootMessage], TransferEvent]] = {
@@ -70,19 +76,22 @@ def _facts_source(runtime: Runtime, caller: Caller) -> Callable[[], Facts]:
     return facts
 
 
-def _json(
-    body: RootMessage, status: int = 200, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(serialize(body), status_code=status, headers=headers)
+def _json(body: RootMessage, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        jsontext.dumps(serialize(body)),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 async def _handle(
     request: Request,
     kind: ProcessKind,
-    work: Callable[[Runtime, Caller, bytes], JSONResponse],
+    work: Callable[[Runtime, Caller, bytes], Response],
     *,
     pid: str | None = None,
-) -> JSONResponse:
+) -> Response:
     """Authenticate, read the body, run ``work`` in a thread; map errors to DSP bodies."""
     runtime = _runtime(request)
     caller: Caller | None = None
@@ -90,20 +99,31 @@ async def _handle(
         raw = await request.body()
         authorization = request.headers.get("authorization")
 
-        def authenticated() -> JSONResponse:
+        def authenticated() -> Response:
             nonlocal caller
             caller = authenticate_participant(runtime, authorization, "dsp")
             return work(runtime, caller, raw)
 
-        return await run_in_threadpool(authenticated)
+        return await _off_loop(runtime, authenticated)
     except Exception as exc:  # every failure becomes a DSP error body
         if isinstance(exc, ConnectorError):
             log.info("dsp_refused", path=request.url.path, reason=exc.reason, detail=exc.detail)
         else:
             log.exception("dsp_unexpected", path=request.url.path)
-        pids = await run_in_threadpool(_pid_fields, kind, pid, runtime, caller)
+        pids = await _off_loop(runtime, lambda: _pid_fields(kind, pid, runtime, caller))
         status, body = error_response(exc, kind, **pids)
         return JSONResponse(body, status_code=status)
+
+
+async def _off_loop(runtime: Runtime, call: Callable[[], T]) -> T:
+    """Run ``call`` on the control plane's DSP workers (it authenticates, reads and writes the
+    database, may resolve a DID over the network): one thread hop, cheaper than a generic
+    thread-pool helper on this hot path."""
+    plane = runtime.controlplane
+    if plane is None:
+        return await run_in_threadpool(call)
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(plane.workers, context.run, call)
 
 
 def _pid_fields(
@@ -186,7 +206,7 @@ def build_router(dsp_path: str) -> APIRouter:
     router = APIRouter(prefix=dsp_path, tags=["dsp"])
 
     @router.post("/catalog/request")
-    async def catalog_request(request: Request) -> JSONResponse:
+    async def catalog_request(request: Request) -> Response:
         after = request.query_params.get("after")
         before = request.query_params.get("before")
         try:
@@ -194,7 +214,7 @@ def build_router(dsp_path: str) -> APIRouter:
         except ValueError:
             limit = 100
 
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             message = loads(raw, wc.CatalogRequestMessage)
             if message.filter:
                 raise Invalid("catalogue filters are not supported", reason="unsupported_filter")
@@ -208,8 +228,8 @@ def build_router(dsp_path: str) -> APIRouter:
         return await _handle(request, ProcessKind.CATALOG, work)
 
     @router.get("/catalog/datasets/{dataset_id:path}")
-    async def catalog_dataset(request: Request, dataset_id: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def catalog_dataset(request: Request, dataset_id: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             plane = _plane(request)
             try:
                 found = plane.catalogue.dataset(_facts_source(runtime, caller), dataset_id)
@@ -225,8 +245,8 @@ def build_router(dsp_path: str) -> APIRouter:
     # negotiations ------------------------------------------------------------------------------
 
     @router.get("/negotiations/{pid}")
-    async def negotiation_get(request: Request, pid: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def negotiation_get(request: Request, pid: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             n = _plane(request).queries.negotiation(pid)
             if n is None or n.counterparty_id != caller.did or n.state is None:
                 raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
@@ -235,8 +255,8 @@ def build_router(dsp_path: str) -> APIRouter:
         return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
 
     @router.post("/negotiations/request")
-    async def negotiation_request(request: Request) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def negotiation_request(request: Request) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             plane = _plane(request)
             msg = loads(raw, wn.ContractRequestMessage)
             facts = _facts_source(runtime, caller)
@@ -248,8 +268,8 @@ def build_router(dsp_path: str) -> APIRouter:
         return await _handle(request, ProcessKind.NEGOTIATION, work)
 
     @router.post("/negotiations/offers")
-    async def negotiation_offer_initial(request: Request) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def negotiation_offer_initial(request: Request) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             msg = loads(raw, wn.ContractOfferMessage)
             n = _plane(request).negotiations.offered(caller, msg)
             return _json(negotiation_ack(n), 201)
@@ -257,8 +277,8 @@ def build_router(dsp_path: str) -> APIRouter:
         return await _handle(request, ProcessKind.NEGOTIATION, work)
 
     @router.post("/negotiations/{pid}/request")
-    async def negotiation_counter_request(request: Request, pid: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def negotiation_counter_request(request: Request, pid: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             plane = _plane(request)
             msg = loads(raw, wn.ContractRequestMessage)
             facts = _facts_source(runtime, caller)
@@ -270,8 +290,8 @@ def build_router(dsp_path: str) -> APIRouter:
         return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
 
     @router.post("/negotiations/{pid}/offers")
-    async def negotiation_counter_offer(request: Request, pid: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def negotiation_counter_offer(request: Request, pid: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             msg = loads(raw, wn.ContractOfferMessage)
             n = _plane(request).negotiations.offered(caller, msg, pid=pid)
             return _json(negotiation_ack(n))
@@ -279,8 +299,8 @@ def build_router(dsp_path: str) -> APIRouter:
         return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
 
     @router.post("/negotiations/{pid}/events")
-    async def negotiation_event(request: Request, pid: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def negotiation_event(request: Request, pid: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             msg = loads(raw, wn.ContractNegotiationEventMessage)
             n = _plane(request).negotiations.event(caller, pid, msg, _facts_source(runtime, caller))
             return _json(negotiation_ack(n))
@@ -288,24 +308,24 @@ def build_router(dsp_path: str) -> APIRouter:
         return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
 
     @router.post("/negotiations/{pid}/agreement/verification")
-    async def negotiation_verification(request: Request, pid: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def negotiation_verification(request: Request, pid: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             msg = loads(raw, wn.ContractAgreementVerificationMessage)
             return _json(negotiation_ack(_plane(request).negotiations.verified(caller, pid, msg)))
 
         return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
 
     @router.post("/negotiations/{pid}/agreement")
-    async def negotiation_agreement(request: Request, pid: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def negotiation_agreement(request: Request, pid: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             msg = loads(raw, wn.ContractAgreementMessage)
             return _json(negotiation_ack(_plane(request).negotiations.agreed(caller, pid, msg)))
 
         return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
 
     @router.post("/negotiations/{pid}/termination")
-    async def negotiation_termination(request: Request, pid: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def negotiation_termination(request: Request, pid: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             msg = loads(raw, wn.ContractNegotiationTerminationMessage)
             return _json(negotiation_ack(_plane(request).negotiations.terminated(caller, pid, msg)))
 
@@ -314,8 +334,8 @@ def build_router(dsp_path: str) -> APIRouter:
     # transfers ---------------------------------------------------------------------------------
 
     @router.get("/transfers/{pid}")
-    async def transfer_get(request: Request, pid: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def transfer_get(request: Request, pid: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             t = _plane(request).queries.transfer(pid)
             if t is None or t.counterparty_id != caller.did or t.state is None:
                 raise NotFound(f"transfer {pid} not found", reason="unknown_process")
@@ -324,8 +344,8 @@ def build_router(dsp_path: str) -> APIRouter:
         return await _handle(request, ProcessKind.TRANSFER, work, pid=pid)
 
     @router.post("/transfers/request")
-    async def transfer_request(request: Request) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def transfer_request(request: Request) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             msg = loads(raw, wt.TransferRequestMessage)
             t, _created = _plane(request).transfers.requested(
                 caller, msg, _facts_source(runtime, caller)
@@ -335,8 +355,8 @@ def build_router(dsp_path: str) -> APIRouter:
         return await _handle(request, ProcessKind.TRANSFER, work)
 
     @router.post("/transfers/{pid}/{action}")
-    async def transfer_message(request: Request, pid: str, action: str) -> JSONResponse:
-        def work(runtime: Runtime, caller: Caller, raw: bytes) -> JSONResponse:
+    async def transfer_message(request: Request, pid: str, action: str) -> Response:
+        def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             spec = _TRANSFER_EVENTS.get(action)
             if spec is None:
                 raise NotFound(f"no endpoint {action}", reason="not_found")
@@ -361,4 +381,10 @@ def install(app: FastAPI, runtime: Runtime) -> None:
         body = version_response(path, identifier_type="did:web")
         return JSONResponse(serialize(body))
 
-    app.include_router(build_router(path))
+    router = build_router(path)
+    app.include_router(router)
+    app.add_middleware(
+        DirectRoutes,
+        prefix=path,
+        routes=[r for r in router.routes if isinstance(r, APIRoute)],
+    )

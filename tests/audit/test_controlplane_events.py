@@ -22,8 +22,9 @@ from connector.model.process import Role
 from connector.model.transfer import Transfer, TransferEvent
 from connector.stores.audit_store import SqlAuditStore, checkpoint_signer, own_keys
 from connector.stores.catalog_store import SqlCatalogStore
-from connector.stores.controlplane_store import SqlControlPlaneStore, write_transaction
+from connector.stores.controlplane_store import SqlControlPlaneStore
 from connector.stores.database import create_db_engine, migrate
+from connector.stores.transactions import write_transaction
 from connector.testing import throwaway_keyset
 
 KEYSET = throwaway_keyset()

@@ -165,3 +165,40 @@ def test_canonical_key_order_is_by_utf16_units() -> None:
     assert canonical(value) == rfc8785.dumps(value)
     with pytest.raises(Invalid):
         canonical({"x": "\ud800"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    actor=st.text(min_size=1, max_size=20),
+    others=st.lists(st.none() | st.text(max_size=20), min_size=4, max_size=4),
+    details=st.dictionaries(st.text(max_size=6), any_json, max_size=4),
+)
+def test_assembled_body_jcs_equals_rfc8785_of_the_body(
+    actor: str, others: list[str | None], details: dict[str, object]
+) -> None:
+    try:
+        event = AuditEvent(
+            EventType.POLICY_DECIDED,
+            actor=actor,
+            participant=others[0],
+            dataset=others[1],
+            agreement=others[2],
+            process=others[3],
+            details={
+                "decision": "permit",
+                "report_digest": "x",
+                "explanation": "",
+                "policy_hash": None,
+                "stage": "contract",
+                **details,
+            },
+        )
+    except Invalid:
+        return
+    try:
+        expected = rfc8785.dumps(event.body())
+    except Exception:
+        with pytest.raises(Invalid):
+            event.body_jcs()
+        return
+    assert event.body_jcs() == expected

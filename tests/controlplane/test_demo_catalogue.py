@@ -69,3 +69,16 @@ def test_load_profiles_are_for_members_and_energy_management_only(plane: Plane) 
     assert stranger.pending is NegotiationEvent.TERMINATE
     monthly = _requested(plane, DS + "energie-staedtische-gebaeude", "urn:uuid:c3")
     assert monthly.pending is NegotiationEvent.AGREE
+
+
+def test_partner_only_datasets_are_listed_to_federation_members_only(plane: Plane) -> None:
+    _load(plane)
+    partner_only = {LOAD_PROFILES, DS + "industrie-co2"}
+    for did, credentials, expected in (
+        (PARTNER, (), set()),
+        (PARTNER, (MEMBER,), partner_only),
+    ):
+        facts = facts_of(did, credentials=credentials)
+        listed = {d.id for d in plane.catalog.iter_datasets() if plane.catalogue.visible(d, facts)}
+        assert listed & partner_only == expected
+        assert len(listed) == (10 if expected else 8)

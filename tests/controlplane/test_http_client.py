@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from connector.controlplane.ports import HttpResult
+from connector.errors import Unavailable
 from connector.http.client import GuardedJsonClient
 from connector.http.guard import OutboundGuard
 
@@ -113,3 +117,74 @@ def test_a_body_at_the_limit_is_read(server: str, client: GuardedJsonClient) -> 
     client.get_json(server + "/endless", headers={})
     again = client.post_json(f"{server}/100", {"a": 1}, headers={})
     assert again.body == {"x": "a" * 91}
+
+
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    ports: list[int] = []  # noqa: RUF012 - shared by the handler instances of one server
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.ports.append(self.client_address[1])
+        body = json.dumps({"n": len(self.ports)}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        if self.path == "/then-close":  # drop the connection without announcing it
+            self.close_connection = True
+
+
+@pytest.fixture
+def keep_alive_server() -> Iterator[tuple[str, list[int]]]:
+    KeepAliveHandler.ports = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", KeepAliveHandler.ports
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_connections_are_kept_alive_and_a_closed_one_is_replaced(
+    keep_alive_server: tuple[str, list[int]], client: GuardedJsonClient
+) -> None:
+    url, ports = keep_alive_server
+    assert client.post_json(url + "/a", {}, headers={}).body == {"n": 1}
+    assert client.post_json(url + "/a", {}, headers={}).body == {"n": 2}
+    assert ports[0] == ports[1]  # one connection for both
+    assert client.post_json(url + "/then-close", {}, headers={}).body == {"n": 3}
+    time.sleep(0.05)  # the server has closed it by now; the client notices before reuse
+    assert client.post_json(url + "/a", {}, headers={}).body == {"n": 4}
+    assert ports[3] != ports[2]
+
+
+def test_a_closed_client_refuses_nothing_but_keeps_no_connections(
+    keep_alive_server: tuple[str, list[int]],
+) -> None:
+    url, ports = keep_alive_server
+    guarded = GuardedJsonClient(OutboundGuard.from_allowlist(["127.0.0.1"]))
+    guarded.post_json(url + "/a", {}, headers={})
+    guarded.close()
+    assert guarded.post_json(url + "/a", {}, headers={}).body == {"n": 2}
+    assert ports[0] != ports[1]
+
+
+def test_transport_failure_is_unavailable() -> None:
+    guarded = GuardedJsonClient(OutboundGuard.from_allowlist(["127.0.0.1"]), timeout_seconds=1)
+    with socket_on_free_port() as port, pytest.raises(Unavailable) as info:
+        guarded.post_json(f"http://127.0.0.1:{port}/x", {}, headers={})
+    assert info.value.reason == "transport"
+
+
+@contextmanager
+def socket_on_free_port() -> Iterator[int]:
+    """A port nothing listens on (bound, not listening: connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

@@ -18,7 +18,7 @@ from connector.clock import FixedClock
 from connector.controlplane.catalog import Catalogue
 from connector.controlplane.listings import Listings
 from connector.controlplane.outbound import negotiation_message, transfer_message
-from connector.controlplane.ports import Facts
+from connector.controlplane.ports import CredentialFact, Facts
 from connector.dsp import codec
 from connector.dsp.conversion import negotiation_ack, transfer_ack
 from connector.model.contract import Agreement
@@ -79,7 +79,12 @@ def test_the_demo_catalogue_validates(official: Official, catalog_store: SqlCata
     for entry in entries:
         listings.create_dataset(entry)
     catalogue = Catalogue(catalog_store, FixedClock(NOW), participant_id=US, dsp_url=CALLBACK)
-    page = catalogue.page(lambda: Facts(PARTNER, trusted=True), limit=100)
+    member = CredentialFact(
+        types=("VerifiableCredential", "https://w3id.org/klimakommune/policy#MembershipCredential"),
+        issuer="did:web:federation.klimakommune.de",
+        subject=PARTNER,
+    )  # the partner-only datasets are listed to federation members only
+    page = catalogue.page(lambda: Facts(PARTNER, trusted=True, credentials=(member,)), limit=100)
     body = codec.serialize(page.catalog)
     assert official("catalog-schema.json", body) == []
     shown = {d["@id"] for d in body["dataset"]}

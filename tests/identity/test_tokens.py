@@ -69,6 +69,20 @@ def test_round_trip_yields_the_caller_and_its_access_token(world: World) -> None
     assert isinstance(caller.claims["token"], str)
 
 
+def test_access_token_is_reused_within_half_its_lifetime_id_token_never(world: World) -> None:
+    source = world.source(default_scopes=[MEMBERSHIP_SCOPE])
+    first = world.authenticator().authenticate(source.token_for(PROVIDER))
+    world.clock.advance(100)
+    second = world.authenticator().authenticate(source.token_for(PROVIDER))
+    assert second.claims["token"] == first.claims["token"]
+    assert second.claims["jti"] != first.claims["jti"]
+    world.clock.advance(60)  # 160 s of 300: less than half is left
+    third = world.authenticator().authenticate(source.token_for(PROVIDER))
+    assert third.claims["token"] != first.claims["token"]
+    other = world.authenticator().authenticate(source.token_for(PROVIDER, scopes=["x:y"]))
+    assert other.claims["token"] != third.claims["token"]
+
+
 def test_the_token_is_es256_with_a_kid_of_our_did_document(world: World) -> None:
     token = world.source().token_for(PROVIDER).removeprefix("Bearer ")
     header = _json_segment(token.split(".")[0])

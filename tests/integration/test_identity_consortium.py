@@ -1,11 +1,12 @@
 """The consortium-only demo dataset (industrial CO2, ``datasets/hagen-demo.toml``) between real
 processes: a member of the federation gets a contract and pulls for the municipal CO2 balance;
-another purpose is refused; a non-member's request ends TERMINATED with the explanation.
+another purpose is refused; a non-member does not see the dataset (its access policy is
+partner-only) and a request with a member's offer ends TERMINATED.
 
 The demo policy names the federation authority ``did:web:federation.klimakommune.de``, which
 cannot resolve on loopback (did:web is bound to that host name). The test therefore runs the
 authority as a fourth connector on loopback and registers the config's dataset entry with
-that authority's DID in place of the federation's (and ``negotiation = "auto"`` instead of
+that authority's DID in place of the federation's, in its contract and access policy (and ``negotiation = "auto"`` instead of
 ``manual``, so that the provider decides by the policy without an operator) — every other
 term of the entry (source, purpose constraint, credential type, prohibition) is as configured.
 """
@@ -21,7 +22,7 @@ import httpx
 import pytest
 
 from .conftest import ROOT
-from .dsp_helpers import ENV, did_of, mgmt, negotiate, wait_for
+from .dsp_helpers import ENV, did_of, mgmt, negotiate, offer_for, wait_for
 from .test_dataplane_pull import demo_data, start_transfer, token_of
 from .test_identity_membership import cli
 
@@ -38,6 +39,10 @@ def consortium_entry(authority_did: str) -> dict[str, Any]:
     policy = json.dumps(entry["policy"])
     assert FEDERATION in policy and "kk:KommunaleCO2Bilanz" in policy
     entry["policy"] = json.loads(policy.replace(FEDERATION, authority_did))
+    assert entry["accessPolicy"] == "partner-only"
+    partner_only = (ROOT / "policies" / "partner-only.jsonld").read_text("utf-8")
+    assert FEDERATION in partner_only
+    entry["accessPolicy"] = json.loads(partner_only.replace(FEDERATION, authority_did))
     entry["negotiation"] = "auto"
     return dict(entry)
 
@@ -85,19 +90,34 @@ def test_consortium_dataset_for_members_and_purpose(start_connector: Any, tmp_pa
         "month", "company_id", "nace_division", "co2_t", "method", "eu_ets", "days_covered",
     }  # fmt: skip
 
-    # the non-member: terminated, and the provider's audit trail explains why
-    started = negotiate(outsider.url, hagen.url, hagen_did, DATASET)
+    # the non-member: the dataset is not in its catalogue (the access policy) ...
+    listed = mgmt(
+        "POST",
+        outsider.url,
+        "/catalog/request",
+        {"counterPartyAddress": hagen.url + "/api/dsp", "counterPartyId": hagen_did},
+    )
+    assert listed.status_code == 200, listed.text
+    assert DATASET not in [d["@id"] for d in listed.json().get("dataset", [])]
+    # ... and a request with the offer the member saw is refused: the process never starts
+    started = mgmt(
+        "POST",
+        outsider.url,
+        "/negotiations",
+        {
+            "counterPartyAddress": hagen.url + "/api/dsp",
+            "counterPartyId": hagen_did,
+            "offer": offer_for(member.url, hagen.url, hagen_did, DATASET),
+        },
+    ).json()
     done = wait_for(outsider.url, f"/negotiations/{started['id']}", {"FINALIZED", "TERMINATED"})
     assert done["state"] == "TERMINATED", done
+    assert done["providerPid"] is None  # the provider never created a process
     events = httpx.get(
         hagen.url + "/api/audit/events",
-        params={"type": "policy.decided", "participant": did_of(outsider.url)},
+        params={"type": "catalog.requested", "participant": did_of(outsider.url)},
         headers={"X-Api-Key": "it-auditor-key"},
         timeout=10,
     )
     assert events.status_code == 200, events.text
-    (decision,) = events.json()["items"]
-    assert decision["result"] == "denied"
-    assert decision["process"] is not None
-    explanation = decision["details"]["explanation"]
-    assert "membershipCredentialIssuer" in explanation and authority_did in explanation
+    assert any(e["details"]["hidden"] >= 1 for e in events.json()["items"])

@@ -1,0 +1,177 @@
+"""Write transactions for both backends, and SQL text in the driver's parameter style.
+
+SQLite allows one writer per database file. :func:`write_transaction` serialises this process's
+writers on a Python lock per file (threads queue there instead of in SQLite's busy handler,
+which sleeps up to 100 ms between attempts) and runs every write on one connection per engine
+that stays open (``BEGIN IMMEDIATE`` … ``COMMIT``): no pool checkout, isolation-level switch or
+reset-on-return per transaction. Other processes on the same file still meet SQLite's own lock
+(busy timeout). PostgreSQL transactions are ordinary pooled ones; replicas coordinate with row
+locks.
+
+:func:`run` executes hot statements on the driver connection of a SQLAlchemy connection (same
+transaction), with ``:name`` parameters turned into the driver's style by :func:`driver_sql`
+(``%(name)s`` for psycopg): no statement compilation or result-object set-up per call, which
+is most of a statement's cost on SQLite.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import DBAPIError, NoResultFound
+
+_LOCKS: dict[str, threading.Lock] = {}
+_GUARD = threading.Lock()
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+class _Writer:
+    """The open write connection of one SQLite engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.lock = _file_lock(engine)
+        self.conn: Connection | None = None
+        event.listen(engine, "engine_disposed", self._disposed)
+
+    def connection(self, engine: Engine) -> Connection:
+        if self.conn is None or self.conn.closed or self.conn.invalidated:
+            self.conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self.conn
+
+    def discard(self) -> None:
+        """Drop the connection after a failure that may have left it mid-transaction."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # noqa: S110 - already broken; a new one is opened next time
+                pass
+
+    def _disposed(self, _engine: Engine) -> None:
+        with self.lock:
+            conn, self.conn = self.conn, None
+            if conn is not None:
+                conn.close()
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, _Writer] = weakref.WeakKeyDictionary()
+
+
+def _file_lock(engine: Engine) -> threading.Lock:
+    key = str(engine.url)
+    with _GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+def _writer(engine: Engine) -> _Writer:
+    with _GUARD:
+        writer = _WRITERS.get(engine)
+    if writer is None:
+        created = _Writer(engine)
+        with _GUARD:
+            writer = _WRITERS.setdefault(engine, created)
+    return writer
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the write lock from its start (SQLite) or a normal one (PG).
+
+    Commits when the block ends, rolls back on any exception."""
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn, conn.begin():
+            yield conn
+        return
+    writer = _writer(engine)
+    with writer.lock:
+        conn = writer.connection(engine)
+        raw: Any = conn.connection.driver_connection  # sqlite3, autocommit mode
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(
+                "BEGIN IMMEDIATE", None, exc, engine.dialect.loaded_dbapi.Error
+            ) from exc
+        try:
+            yield conn
+        except BaseException:
+            _rollback(writer, raw)
+            raise
+        try:
+            raw.execute("COMMIT")
+        except engine.dialect.loaded_dbapi.Error as exc:
+            _rollback(writer, raw)
+            raise DBAPIError.instance(
+                "COMMIT", None, exc, engine.dialect.loaded_dbapi.Error
+            ) from exc
+
+
+def _rollback(writer: _Writer, raw: Any) -> None:
+    try:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+    except Exception:
+        writer.discard()
+
+
+@functools.cache
+def driver_sql(sql: str, dialect: str) -> str:
+    """``sql`` with ``:name`` parameters in the driver's style (SQLite takes them as they are).
+    ``sql`` must not contain ``%`` (it would be a placeholder for psycopg)."""
+    if "%" in sql:
+        raise ValueError("driver_sql statements must not contain '%'")
+    if dialect == "postgresql":
+        return _PARAM.sub(r"%(\1)s", sql)
+    return sql
+
+
+class Rows:
+    """The outcome of one statement run by :func:`run`: its rows (fetched at once) and count."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def all(self) -> list[Any]:
+        return list(self._rows)
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self._rows) != 1:
+            raise NoResultFound(f"expected one row, got {len(self._rows)}")
+        return self._rows[0][0]
+
+
+def run(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Rows:
+    """Execute ``sql`` (``:name`` parameters) on ``conn``'s driver connection, in its current
+    transaction, without SQLAlchemy compiling it or building a result object; driver errors
+    become the matching ``sqlalchemy.exc.DBAPIError`` subclass (as ``conn.execute`` raises)."""
+    dialect = conn.dialect
+    statement = driver_sql(sql, dialect.name)
+    raw: Any = conn.connection.driver_connection
+    cursor = raw.cursor()
+    try:
+        cursor.execute(statement, params or {})
+        rows = cursor.fetchall() if cursor.description is not None else []
+        return Rows(rows, cursor.rowcount)
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, params, exc, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from exc
+    finally:
+        cursor.close()
