@@ -8,7 +8,9 @@ acknowledges a message (:meth:`Negotiations.acknowledged`).
 
 Automation: a provider's dataset in ``auto`` mode agrees to a request the contract policy
 permits for the requester and terminates (with the explanation) one it does not; in
-``manual`` mode an operator acts. The consumer verifies an agreement automatically; the
+``manual`` mode an operator acts — the decision is taken all the same when the request
+arrives (with the facts the requester presented then), kept on the process for the operator
+to see, and an operator's ``agree`` is refused (``policy_denied``) when it was a deny. The consumer verifies an agreement automatically; the
 provider finalizes a verified agreement automatically.
 """
 
@@ -34,7 +36,12 @@ from connector.dsp.conversion import agreement_from_wire, catalog_offer, offer_f
 from connector.errors import Conflict, Invalid, NotFound
 from connector.model.contract import Agreement, Offer
 from connector.model.dataset import Dataset, Mode
-from connector.model.negotiation import Negotiation, NegotiationEvent, NegotiationState
+from connector.model.negotiation import (
+    ContractCheck,
+    Negotiation,
+    NegotiationEvent,
+    NegotiationState,
+)
 from connector.model.process import Role
 
 FactsSource = Callable[[], Facts]
@@ -136,28 +143,36 @@ class Negotiations:
 
     def _predecide(
         self, caller: Caller, dataset_id: str | None, offer_id: str, facts: FactsSource
-    ) -> Decision | None:
-        """The auto-mode decision, taken *before* the transaction (``facts`` may do I/O):
-        ``None`` when the dataset is decided manually or the offer is unknown."""
+    ) -> tuple[Decision | None, bool]:
+        """The contract decision for a published offer, taken *before* the transaction
+        (``facts`` may do I/O), and whether the dataset decides automatically. ``None`` when
+        the offer is not a published one (an operator's counter-offer: the operator decides)."""
         dataset = self._policies.dataset(dataset_id) if dataset_id else None
-        if dataset is None or dataset.negotiation is not Mode.AUTO:
-            return None
+        if dataset is None:
+            return None, False
+        auto = dataset.negotiation is Mode.AUTO
         offer = dataset.offer(offer_id)
         if offer is None:
-            return None
+            return None, auto
         version = self._policies.policy_by_hash(offer.policy_hash) if offer.policy_hash else None
         if version is None:
-            return Decision(False, "the offer's policy is not available")
+            return Decision(False, "the offer's policy is not available"), auto
         now = self._clock.now()
         quick = contract_decision(version, Facts(caller.did, trusted=False), dataset.id, now)
         if quick.permitted:
-            return quick
-        return contract_decision(version, facts(), dataset.id, now)
+            return quick, auto
+        return contract_decision(version, facts(), dataset.id, now), auto
 
-    def _decide(self, tx: StoreTx, n: Negotiation, decision: Decision | None) -> Negotiation:
-        """Provider automation after a request or an acceptance (auto mode only)."""
+    def _decide(
+        self, tx: StoreTx, n: Negotiation, decision: Decision | None, *, auto: bool
+    ) -> Negotiation:
+        """After a request or an acceptance: record the contract decision on ``n`` (and in the
+        audit trail); in auto mode agree or terminate by it, in manual mode wait."""
         note_contract_decision(tx, decision, n)
         if decision is None or n.offer is None:
+            return n
+        n = replace(n, check=ContractCheck(decision.permitted, decision.explanation))
+        if not auto:
             return n
         if not decision.permitted:
             return self._send(
@@ -199,7 +214,7 @@ class Negotiations:
         listed = self._policies.dataset(target) if target else None
         if pid is None and listed is not None and not visible(listed):
             raise Invalid(f"offer {msg.offer.id} is not offered", reason="unknown_offer")
-        decision = self._predecide(caller, target, msg.offer.id, facts)
+        decision, auto = self._predecide(caller, target, msg.offer.id, facts)
         now = self._clock.now()
         with self._store.transaction() as tx:
             if pid is None:
@@ -227,7 +242,7 @@ class Negotiations:
                 n = n.receive(
                     NegotiationEvent.REQUEST, at=now, offer=published, counterpart_pid=other
                 )
-            n = self._decide(tx, n, decision)
+            n = self._decide(tx, n, decision, auto=auto)
             self._save(tx, n)
         return n
 
@@ -235,19 +250,19 @@ class Negotiations:
         self, caller: Caller, pid: str, msg: wn.ContractNegotiationEventMessage, facts: FactsSource
     ) -> Negotiation:
         """``ACCEPTED`` (to a provider) or ``FINALIZED`` (to a consumer)."""
-        decision = None
+        decision, auto = None, False
         if msg.event_type == "ACCEPTED":
             with self._store.transaction() as tx:
                 known = tx.negotiation(pid)
             if known is not None and known.offer is not None and known.role is Role.PROVIDER:
-                decision = self._predecide(caller, known.dataset_id, known.offer.id, facts)
+                decision, auto = self._predecide(caller, known.dataset_id, known.offer.id, facts)
         now = self._clock.now()
         with self._store.transaction() as tx:
             n = self._owned(tx, pid, caller)
             other = self._pids(n, msg.consumer_pid, msg.provider_pid)
             if msg.event_type == "ACCEPTED":
                 n = n.receive(NegotiationEvent.ACCEPT, at=now, counterpart_pid=other)
-                n = self._decide(tx, n, decision)
+                n = self._decide(tx, n, decision, auto=auto)
             else:
                 n = n.receive(NegotiationEvent.FINALIZE, at=now, counterpart_pid=other)
             self._save(tx, n)
@@ -397,6 +412,12 @@ class Negotiations:
                 return replace(n.abort(at=now), termination=own_termination(n.role, reason))
             return self._send(tx, n, NegotiationEvent.TERMINATE, reason=reason)
         if action == "agree":
+            if n.check is not None and not n.check.permitted:
+                raise Conflict(
+                    f"the contract policy does not permit {n.counterparty_id}: "
+                    f"{n.check.explanation}",
+                    reason="policy_denied",
+                )
             return self._send(tx, n, NegotiationEvent.AGREE, agreement=self._agreement(n))
         if action == "accept":
             return self._send(tx, n, NegotiationEvent.ACCEPT)
@@ -413,6 +434,7 @@ class Negotiations:
                 n.offer.policy_id if n.offer else None,
                 n.offer.policy_hash if n.offer else None,
             )
+            n = replace(n, check=None)  # the operator's own offer: the operator decides
         return self._send(tx, n, event, offer=offer)
 
     # runner ------------------------------------------------------------------------------------

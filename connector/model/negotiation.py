@@ -84,6 +84,14 @@ NEGOTIATION_TRANSITIONS: TransitionTable[NegotiationState, NegotiationEvent] = T
 
 
 @dataclass(frozen=True, slots=True)
+class ContractCheck:
+    """Whether the contract policy permits the requester, and why (English explanation)."""
+
+    permitted: bool
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
 class Negotiation:
     """One contract negotiation as seen by this participant (immutable; moves return copies).
 
@@ -108,6 +116,9 @@ class Negotiation:
     history: tuple[Step[NegotiationState, NegotiationEvent], ...] = ()
     termination: Termination | None = None
     """Why it was terminated (this side's or the counterpart's termination), once known."""
+    check: ContractCheck | None = None
+    """Provider: the contract policy's verdict on the requester for the published offer,
+    taken when the request arrived (an operator's ``agree`` needs a permit)."""
 
     @classmethod
     def create(

@@ -13,7 +13,12 @@ from connector import jsontext
 from connector.clock import parse_instant, utc_isoformat
 from connector.model.contract import Agreement, Offer
 from connector.model.dataset import Dataset, Mode
-from connector.model.negotiation import Negotiation, NegotiationEvent, NegotiationState
+from connector.model.negotiation import (
+    ContractCheck,
+    Negotiation,
+    NegotiationEvent,
+    NegotiationState,
+)
 from connector.model.process import Role, Step, Termination
 from connector.model.transfer import DataAddress, Transfer, TransferEvent, TransferState
 
@@ -118,6 +123,9 @@ def negotiation_json(n: Negotiation) -> dict[str, Any]:
         "agreement": None if n.agreement is None else agreement_json(n.agreement),
         "history": _steps(n.history),
         "termination": termination_json(n.termination),
+        "check": None
+        if n.check is None
+        else {"permitted": n.check.permitted, "explanation": n.check.explanation},
     }
 
 
@@ -148,7 +156,14 @@ def negotiation_from(doc: dict[str, Any]) -> Negotiation:
         agreement=None if doc["agreement"] is None else agreement_from(doc["agreement"]),
         history=history,
         termination=termination_from(doc.get("termination")),
+        check=_check_from(doc.get("check")),
     )
+
+
+def _check_from(doc: Any) -> ContractCheck | None:
+    if not isinstance(doc, dict):
+        return None
+    return ContractCheck(bool(doc["permitted"]), str(doc.get("explanation", "")))
 
 
 def _address_json(address: DataAddress | None) -> dict[str, Any] | None:

@@ -36,7 +36,7 @@ from connector.errors import (
 from connector.http.upstream import UpstreamResponse
 from connector.model import Role
 from connector.web.dataplane import DataPlaneParts
-from connector.web.runtime import Runtime, get_runtime
+from connector.web.runtime import Runtime, get_runtime, runtime_of
 from connector.web.security import require_management_key
 
 router = APIRouter(tags=["data"])
@@ -66,7 +66,7 @@ def _bearer(header: str | None) -> str | None:
 @router.get(DATA_PATH + "/{transfer_id}")
 async def pull(transfer_id: str, request: Request) -> StreamingResponse:
     """Stream the data of a transfer to its consumer."""
-    runtime = get_runtime(request)
+    runtime = runtime_of(request)
     parts = _parts(runtime)
     query = list(request.query_params.multi_items())
     purpose = request.query_params.get("purpose") or request.headers.get("x-purpose")
@@ -90,7 +90,7 @@ async def pull(transfer_id: str, request: Request) -> StreamingResponse:
 @router.post(DATA_PATH + "/{transfer_id}/token")
 def renew(transfer_id: str, request: Request) -> dict[str, Any]:
     """A fresh pull token (the presented pull token, if any, is revoked)."""
-    runtime = get_runtime(request)
+    runtime = runtime_of(request)
     parts = _parts(runtime)
     header = request.headers.get("authorization")
     token = _bearer(header)

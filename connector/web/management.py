@@ -98,6 +98,9 @@ def negotiation_view(n: Negotiation) -> dict[str, Any]:
         "datasetId": n.dataset_id,
         "offerId": None if n.offer is None else n.offer.id,
         "agreementId": None if n.agreement is None else n.agreement.id,
+        "contractCheck": None
+        if n.check is None
+        else {"permitted": n.check.permitted, "explanation": n.check.explanation},
         "history": [
             {
                 "at": utc_isoformat(s.at),

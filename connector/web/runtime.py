@@ -81,6 +81,13 @@ class Runtime:
         )
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
+    """The runtime of the app serving ``request``."""
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """:func:`runtime_of` as a dependency (a coroutine: FastAPI would run a plain function
+    dependency in a worker thread, one thread hop per request for nothing)."""
+    return runtime_of(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header
+from starlette.concurrency import run_in_threadpool
 
 from connector.audit.vocabulary import EventType, Result
 from connector.errors import Unauthorized
@@ -25,17 +26,19 @@ def _refuse(runtime: Runtime, surface: str, presented: str | None) -> Unauthoriz
     return Unauthorized(f"missing or invalid {surface} API key", reason="bad_api_key")
 
 
-def require_management_key(
+async def require_management_key(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> None:
+    """The management API key (a coroutine: no thread hop; a refusal is audited in a thread)."""
     if not matches(x_api_key, runtime.management_key):
-        raise _refuse(runtime, "management", x_api_key)
+        raise await run_in_threadpool(_refuse, runtime, "management", x_api_key)
 
 
-def require_auditor_key(
+async def require_auditor_key(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> None:
+    """The auditor API key (as :func:`require_management_key`)."""
     if not matches(x_api_key, runtime.auditor_key):
-        raise _refuse(runtime, "auditor", x_api_key)
+        raise await run_in_threadpool(_refuse, runtime, "auditor", x_api_key)

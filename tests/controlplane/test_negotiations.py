@@ -233,3 +233,37 @@ def test_an_offer_with_a_numeric_operand_round_trips(plane: Plane) -> None:
     }
     n = plane.negotiations.requested(caller(), _request(offer), facts_of(), visible=_visible(plane))
     assert n.pending is NegotiationEvent.AGREE  # recognised as the published offer, unchanged
+
+
+def test_manual_mode_records_the_decision_and_agree_needs_a_permit(plane: Plane) -> None:
+    offer = dataset(plane, "partners", policy="partner-only", negotiation="manual").offers[0]
+    denied = plane.negotiations.requested(
+        caller(), _request(offer), facts_of(), visible=_visible(plane)
+    )
+    assert (denied.state, denied.pending) == (NegotiationState.REQUESTED, None)
+    assert denied.check is not None and not denied.check.permitted
+    assert "membershipCredential" in denied.check.explanation
+    with pytest.raises(Conflict) as refused:
+        plane.negotiations.act(denied.id, "agree")
+    assert refused.value.reason == "policy_denied"
+    stored = plane.queries.negotiation(denied.id)
+    assert stored is not None and stored.pending is None and stored.check == denied.check
+    # a counter-offer of the operator's own: the operator decides
+    countered = plane.negotiations.act(denied.id, "offer", offer=offer)
+    assert countered.check is None
+
+    member = CredentialFact(
+        types=("https://w3id.org/klimakommune/policy#MembershipCredential",),
+        issuer="did:web:federation.klimakommune.de",
+        subject=PARTNER,
+    )
+    permitted = plane.negotiations.requested(
+        caller(),
+        _request(offer, "urn:uuid:c2"),
+        facts_of(credentials=(member,)),
+        visible=_visible(plane),
+    )
+    assert permitted.pending is None and permitted.check is not None
+    assert permitted.check.permitted
+    agreed = plane.negotiations.act(permitted.id, "agree")
+    assert agreed.pending is NegotiationEvent.AGREE

@@ -62,7 +62,9 @@ def test_manual_negotiation_with_counter_offer_and_termination(start_connector: 
     ).json()
     requested = wait_for(consumer, f"/negotiations/{started['id']}", {"REQUESTED"})
     provider_pid = requested["providerPid"]
-    assert wait_for(provider, f"/negotiations/{provider_pid}", {"REQUESTED"})["role"] == "PROVIDER"
+    waiting = wait_for(provider, f"/negotiations/{provider_pid}", {"REQUESTED"})
+    assert waiting["role"] == "PROVIDER"
+    assert waiting["contractCheck"]["permitted"] is True  # decided, the operator agrees or not
     # the consumer cannot agree; the provider cannot accept (409)
     assert mgmt("POST", consumer, f"/negotiations/{started['id']}/agree").status_code == 409
     assert mgmt("POST", provider, f"/negotiations/{provider_pid}/accept").status_code == 409
