@@ -28,17 +28,34 @@ class Connector:
     pid: int = 0
 
     def cpu_seconds(self) -> tuple[float, float]:
-        """User and system CPU seconds the connector process has used so far (Linux /proc;
-        zeros elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0, 0.0
+        """User and system CPU seconds the connector's processes (the server and its workers)
+        have used so far (Linux /proc; zeros elsewhere)."""
         tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
+        user = system = 0.0
+        for pid in _tree(self.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            user += int(fields[11]) / tick
+            system += int(fields[12]) / tick
+        return user, system
 
     def mgmt(self, method: str, path: str, body: Any = None) -> httpx.Response:
         return self.client.request(method, "/api/management" + path, json=body, headers=KEY)
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc/<pid>/task/*/children``)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += _tree(int(child))
+    return found
 
 
 def _free_port() -> int:
@@ -48,7 +65,9 @@ def _free_port() -> int:
         return port
 
 
-def _start(name: str, folder: Path, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def _start(
+    name: str, folder: Path, extra: dict[str, str], workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
     env.update(
@@ -60,6 +79,7 @@ def _start(name: str, folder: Path, extra: dict[str, str]) -> tuple[subprocess.P
             "CONNECTOR_ALLOW_INSECURE_DID_WEB": "true",
             "CONNECTOR_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1",
             "CONNECTOR_LOG_LEVEL": "warning",
+            "CONNECTOR_WORKERS": str(workers),
             **extra,
         }
     )
@@ -87,10 +107,10 @@ def _start(name: str, folder: Path, extra: dict[str, str]) -> tuple[subprocess.P
 
 @contextmanager
 def two_connectors(
-    database_urls: tuple[str, str] | None = None,
+    database_urls: tuple[str, str] | None = None, *, workers: int = 1
 ) -> Iterator[tuple[Connector, Connector]]:
     """A provider and a consumer on loopback ports (SQLite each, or the two database URLs),
-    stopped on exit."""
+    each with ``workers`` server processes; stopped on exit."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = []
@@ -98,7 +118,7 @@ def two_connectors(
             extra = (
                 {} if database_urls is None else {"CONNECTOR_DATABASE_URL": database_urls[index]}
             )
-            started.append(_start(name, folder, extra))
+            started.append(_start(name, folder, extra, workers))
         try:
             pair = []
             for process, url in started:

@@ -1,12 +1,15 @@
 """Negotiation and transfer latency between two local connector processes, and throughput.
 
-Run: ``.venv/bin/python benchmarks/negotiation.py [--count 200]``. Starts a provider and a
-consumer (uvicorn on loopback ports, SQLite each) and prints
+Run: ``.venv/bin/python benchmarks/negotiation.py [--count 1000] [--workers 2]``. Starts a
+provider and a consumer (``connector serve`` on loopback ports, SQLite each, ``--workers``
+server processes each: ``CONNECTOR_WORKERS``) and prints
 
 * p50/p95 of request → FINALIZED (consumer ``POST /negotiations`` until the consumer's
   management API reports FINALIZED; polled every 0.5 ms), one negotiation at a time;
 * p50/p95 of transfer request → STARTED, the same way;
-* sustained negotiations/s: ``--parallel`` negotiations in flight until ``--count`` are done.
+* sustained negotiations/s: ``--count`` negotiations started from ``--parallel`` threads as
+  fast as the consumer takes them, until all are FINALIZED; and the CPU time both connectors
+  spent per negotiation (all their processes).
 
 Targets (issue 4): p50 <= 50 ms for the whole negotiation; >= 100 negotiations/s on SQLite.
 """
@@ -120,6 +123,9 @@ def main() -> None:
     parser.add_argument(
         "--postgres", action="store_true", help="use CONNECTOR_TEST_POSTGRES_URL (two schemas)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="CONNECTOR_WORKERS of each connector (default 2)"
+    )
     args = parser.parse_args()
     if args.postgres:
         with postgres_schemas(os.environ["CONNECTOR_TEST_POSTGRES_URL"]) as urls:
@@ -130,7 +136,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace, urls: tuple[str, str] | None) -> None:
     """Measure with SQLite (``urls`` None) or the two PostgreSQL URLs."""
-    with two_connectors(urls) as (provider, consumer):
+    with two_connectors(urls, workers=args.workers) as (provider, consumer):
         provider.mgmt(
             "POST",
             "/datasets",
@@ -191,7 +197,8 @@ def run(args: argparse.Namespace, urls: tuple[str, str] | None) -> None:
         ]
         print(
             f"sustained: {args.count / elapsed:.0f} negotiations/s "
-            f"({args.count} started from {args.parallel} threads; median single "
+            f"({args.count} started from {args.parallel} threads, {args.workers} worker(s) per"
+            " connector; median single "
             f"{statistics.median(negotiations) * 1000:.1f} ms)"
         )
         per = [(1000 * u / args.count, 1000 * s / args.count) for u, s in used]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -80,6 +81,9 @@ def did() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (CONNECTOR_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (CONNECTOR_PORT).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes (CONNECTOR_WORKERS, default 1).")
+    ] = None,
 ) -> None:
     """Run the connector (creates keys on first start)."""
     import uvicorn
@@ -87,7 +91,7 @@ def serve(
     from connector.logging import configure
     from connector.web.app import create_app
 
-    settings = load_settings(host=host, port=port)
+    settings = load_settings(host=host, port=port, workers=workers)
     configure(settings.log_level)
     try:
         application = create_app(settings)
@@ -101,6 +105,26 @@ def serve(
     if settings.management_api_key is None:
         key_file = settings.data_dir / "management-api-key"
         typer.echo(f"Management-API-Schlüssel / management API key: {key_file}", err=True)
+    if settings.workers > 1:
+        # keys, migrations and the demo catalogue are in place (created above, once); each
+        # worker builds its own app from the same environment (the CLI overrides included)
+        application.state.runtime.engine.dispose()
+        os.environ.update(
+            CONNECTOR_HOST=settings.host,
+            CONNECTOR_PORT=str(settings.port),
+            CONNECTOR_WORKERS=str(settings.workers),
+        )
+        uvicorn.run(
+            "connector.web.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+            proxy_headers=False,
+        )
+        return
     uvicorn.run(
         application,
         host=settings.host,

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8181, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    """Server processes sharing the port and the database (``connector serve``); with SQLite
+    they take turns on an inter-process write lock. More than one uses more than one core."""
     public_url: str | None = None
     dsp_path: str = "/api/dsp"
     management_api_key: SecretStr | None = None

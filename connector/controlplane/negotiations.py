@@ -10,8 +10,9 @@ Automation: a provider's dataset in ``auto`` mode agrees to a request the contra
 permits for the requester and terminates (with the explanation) one it does not; in
 ``manual`` mode an operator acts — the decision is taken all the same when the request
 arrives (with the facts the requester presented then), kept on the process for the operator
-to see, and an operator's ``agree`` is refused (``policy_denied``) when it was a deny. The consumer verifies an agreement automatically; the
-provider finalizes a verified agreement automatically.
+to see, and an operator's ``agree`` is refused (``policy_denied``) when it was a deny.
+The consumer verifies an agreement automatically; the provider finalizes a verified
+agreement automatically.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Write transactions for both backends, and SQL text in the driver's parameter style.
 
 SQLite allows one writer per database file. :func:`write_transaction` serialises this process's
-writers on a Python lock per file (threads queue there instead of in SQLite's busy handler,
-which sleeps up to 100 ms between attempts) and runs every write on one connection per engine
-that stays open (``BEGIN IMMEDIATE`` … ``COMMIT``): no pool checkout, isolation-level switch or
-reset-on-return per transaction. Other processes on the same file still meet SQLite's own lock
-(busy timeout). PostgreSQL transactions are ordinary pooled ones; replicas coordinate with row
-locks.
+writers on a Python lock per file and the processes sharing the file (``CONNECTOR_WORKERS``) on
+an ``flock`` of ``<file>.writer-lock`` — writers queue there instead of in SQLite's busy
+handler, which sleeps up to 100 ms between attempts — and runs every write on one connection per
+engine that stays open (``BEGIN IMMEDIATE`` … ``COMMIT``): no pool checkout, isolation-level
+switch or reset-on-return per transaction. PostgreSQL transactions are ordinary pooled ones;
+replicas coordinate with row locks.
 
 :func:`run` executes hot statements on the driver connection of a SQLAlchemy connection (same
 transaction), with ``:name`` parameters turned into the driver's style by :func:`driver_sql`
@@ -17,6 +17,7 @@ is most of a statement's cost on SQLite.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 import weakref
@@ -25,6 +26,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: one process per database file
+    fcntl = None  # type: ignore[assignment]
 from sqlalchemy.exc import DBAPIError, NoResultFound
 
 _LOCKS: dict[str, threading.Lock] = {}
@@ -38,7 +44,29 @@ class _Writer:
     def __init__(self, engine: Engine) -> None:
         self.lock = _file_lock(engine)
         self.conn: Connection | None = None
+        database = engine.url.database
+        self.lock_path = (
+            f"{database}.writer-lock"
+            if fcntl is not None and database and database != ":memory:"
+            else None
+        )
         event.listen(engine, "engine_disposed", self._disposed)
+
+    @contextmanager
+    def file_lock(self) -> Iterator[None]:
+        """The database's write lock across processes (``flock`` on ``<file>.writer-lock``,
+        which the kernel hands to waiters in turn), held inside this process's thread lock.
+        Without it, writers of other processes would meet SQLite's busy handler, which polls
+        with sleeps of up to 100 ms. Not on platforms without ``fcntl``."""
+        if self.lock_path is None or fcntl is None:
+            yield
+            return
+        descriptor = _lock_descriptor(self.lock_path)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
 
     def connection(self, engine: Engine) -> Connection:
         if self.conn is None or self.conn.closed or self.conn.invalidated:
@@ -63,6 +91,18 @@ class _Writer:
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, _Writer] = weakref.WeakKeyDictionary()
+_DESCRIPTORS: dict[tuple[int, str], int] = {}
+
+
+def _lock_descriptor(path: str) -> int:
+    """One open lock file per path and process (a forked child opens its own: ``flock`` locks
+    belong to the open file, which a fork would share)."""
+    key = (os.getpid(), path)
+    with _GUARD:
+        descriptor = _DESCRIPTORS.get(key)
+        if descriptor is None:
+            descriptor = _DESCRIPTORS[key] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return descriptor
 
 
 def _file_lock(engine: Engine) -> threading.Lock:
@@ -91,7 +131,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
         return
     writer = _writer(engine)
-    with writer.lock:
+    with writer.lock, writer.file_lock():
         conn = writer.connection(engine)
         raw: Any = conn.connection.driver_connection  # sqlite3, autocommit mode
         try:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from connector.clock import Clock, utc_isoformat
 from connector.errors import Unavailable
+from connector.stores.transactions import write_transaction
 
 _meta = MetaData()
 trusted_table = Table(
@@ -43,7 +44,7 @@ class SqlTrustStore:
         """Trust ``did``; ``False`` if it was already on the list."""
         row = {"did": did, "added_at": utc_isoformat(self._clock.now()), "note": note}
         try:
-            with self._engine.begin() as conn:
+            with write_transaction(self._engine) as conn:
                 conn.execute(trusted_table.insert().values(**row))
         except IntegrityError:
             return False
@@ -53,7 +54,7 @@ class SqlTrustStore:
 
     def remove(self, did: str) -> bool:
         """Stop trusting ``did``; ``False`` if it was not on the list."""
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             result = conn.execute(delete(trusted_table).where(trusted_table.c.did == did))
         return result.rowcount > 0
 

@@ -221,3 +221,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(credential_status_routes.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``connector serve`` with ``CONNECTOR_WORKERS`` > 1
+    (uvicorn calls this factory in each worker; settings come from the environment)."""
+    from connector.logging import configure
+
+    settings = Settings()
+    configure(settings.log_level)
+    return create_app(settings)
