@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,33 @@ def test_oversized_body_is_refused_before_parsing(client: TestClient) -> None:
     response = client.post("/healthz", content=b"x" * 5000)
     assert response.status_code == 413
     assert response.json()["reason"] == "too_large"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/dsp/negotiations/request", "/api/management/negotiations", "/healthz"]
+)
+def test_oversized_chunked_body_is_refused_before_parsing(client: TestClient, path: str) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: transfer coding chunked
+        for _ in range(8):
+            yield b"x" * 1024
+
+    response = client.post(
+        path,
+        content=chunks(),
+        headers={"content-type": "application/json", "X-Api-Key": "test-management-key"},
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["reason"] == "too_large"
+
+
+def test_chunked_body_within_the_limit_reaches_the_route(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],'
+        yield b' "@type": "CatalogRequestMessage"}'
+
+    response = client.post("/api/dsp/catalog/request", content=chunks())
+    assert response.status_code == 401  # read whole, then refused for the missing token
+    assert response.json()["@type"] == "CatalogError"
 
 
 def test_refused_api_key_is_audited_without_the_key(client: TestClient) -> None:
