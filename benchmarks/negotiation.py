@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dsp_processes import KEY, Connector, postgres_schemas, two_connectors
 
+WARM_UP = 5
 POLICY = {
     "@context": "http://www.w3.org/ns/odrl.jsonld",
     "@type": "Set",
@@ -115,10 +116,10 @@ def _ms(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--count", type=int, default=1000, help="negotiations in the sustained run")
     parser.add_argument("--parallel", type=int, default=16)
     parser.add_argument(
-        "--sequential", type=int, default=None, help="sequential runs (default: count)"
+        "--sequential", type=int, default=100, help="one-at-a-time runs for the latencies"
     )
     parser.add_argument(
         "--postgres", action="store_true", help="use CONNECTOR_TEST_POSTGRES_URL (two schemas)"
@@ -155,11 +156,11 @@ def run(args: argparse.Namespace, urls: tuple[str, str] | None) -> None:
             {"counterPartyAddress": provider.url + "/api/dsp", "counterPartyId": provider.did},
         ).json()
         offer = {**catalog["dataset"][0]["hasPolicy"][0], "target": "bench"}
-        for _ in range(5):  # warm-up (DID resolution, connection pools)
+        for _ in range(WARM_UP):  # DID resolution, connection pools
             _negotiate(consumer, provider, offer)
         negotiations: list[float] = []
         transfers: list[float] = []
-        for _ in range(args.count if args.sequential is None else args.sequential):
+        for _ in range(args.sequential):
             elapsed, agreement = _negotiate(consumer, provider, offer)
             negotiations.append(elapsed)
             transfers.append(_transfer(consumer, provider, agreement))
@@ -174,7 +175,7 @@ def run(args: argparse.Namespace, urls: tuple[str, str] | None) -> None:
         # throughput: start --count negotiations from --parallel threads, then check every
         # 50 ms whether the count-th FINALIZED one exists (one row: polling must not steal
         # server CPU)
-        before = len(consumer.mgmt("GET", "/negotiations?state=FINALIZED&limit=1000").json())
+        before = WARM_UP + args.sequential  # all FINALIZED (else _negotiate raised)
         last = f"/negotiations?state=FINALIZED&limit=1&offset={before + args.count - 1}"
         body = {
             "counterPartyAddress": provider.url + "/api/dsp",

@@ -146,6 +146,11 @@ class StoreTx(Protocol):
     """One database transaction of the control plane (rows read here are locked for update)."""
 
     def negotiation(self, pid: str) -> Negotiation | None: ...
+    def negotiation_finalizing(self, counterparty_id: str, agreement_id: str) -> Negotiation | None:
+        """Our provider negotiation with ``counterparty_id`` whose agreement is
+        ``agreement_id`` and whose FINALIZED event awaits its acknowledgement (locked)."""
+        ...
+
     def negotiation_requested_by(
         self, counterparty_id: str, consumer_pid: str
     ) -> Negotiation | None:

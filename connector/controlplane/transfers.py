@@ -36,6 +36,7 @@ from connector.dsp.conversion import data_address_from_wire
 from connector.errors import Conflict, Invalid, NotFound
 from connector.model.contract import Agreement
 from connector.model.dataset import Dataset, Mode
+from connector.model.negotiation import NegotiationEvent
 from connector.model.process import Role
 from connector.model.transfer import DataAddress, Transfer, TransferEvent, TransferState
 
@@ -121,7 +122,9 @@ class Transfers:
         self, tx: StoreTx, agreement_id: str, consumer: str
     ) -> tuple[Agreement, Dataset]:
         """The agreement exists, binds these parties, and its dataset is still offered."""
-        agreement = tx.agreement(agreement_id)
+        agreement = tx.agreement(agreement_id) or self._implied_finalization(
+            tx, agreement_id, consumer
+        )
         if (
             agreement is None
             or agreement.assignee != consumer
@@ -133,11 +136,31 @@ class Transfers:
             raise Invalid("the agreement's dataset is no longer offered", reason="unknown_dataset")
         return agreement, dataset
 
+    def _implied_finalization(
+        self, tx: StoreTx, agreement_id: str, consumer: str
+    ) -> Agreement | None:
+        """A transfer request for an agreement whose FINALIZED event we sent but whose
+        acknowledgement is not recorded yet: the consumer only asks once it received that
+        event, so the request acknowledges it (the negotiation becomes FINALIZED now, the
+        late acknowledgement then changes nothing)."""
+        n = tx.negotiation_finalizing(consumer, agreement_id)
+        if n is None or n.pending is not NegotiationEvent.FINALIZE or n.agreement is None:
+            return None
+        agreement = n.agreement
+        n = n.acknowledge(NegotiationEvent.FINALIZE, at=self._clock.now())
+        tx.save_negotiation(n)  # drops the delivered event from the outbox
+        tx.save_agreement(agreement, negotiation_id=n.id)
+        return agreement
+
     def _recheck_policy(self, agreement_id: str, consumer: str, facts: FactsSource) -> None:
         """Evaluate the agreement's policy for the consumer again — *before* any transaction,
         since ``facts`` may do I/O (the caller's DID alone first, the full facts if needed)."""
         with self._store.transaction() as tx:
             agreement = tx.agreement(agreement_id)
+            if agreement is None:  # maybe finalized by this very request (see below)
+                n = tx.negotiation_finalizing(consumer, agreement_id)
+                if n is not None and n.pending is NegotiationEvent.FINALIZE:
+                    agreement = n.agreement
         if agreement is None or agreement.assignee != consumer or not agreement.policy_hash:
             return  # the transaction refuses it with the precise reason
         version = self._policies.policy_by_hash(agreement.policy_hash)

@@ -49,6 +49,12 @@ def dump_json(value: Any) -> str:
     return jsontext.dumps_text(value)
 
 
+_FINALIZING = (
+    "SELECT body FROM cp_negotiations WHERE role = 'PROVIDER' AND counterparty_id = :cp"
+    " AND state = 'VERIFIED'"
+)
+
+
 class SqlTx:
     """One transaction of :class:`SqlControlPlaneStore` (implements ``StoreTx``)."""
 
@@ -196,6 +202,14 @@ class SqlTx:
             pid=consumer_pid,
         )
         return None if doc is None else self._negotiation(doc)
+
+    def negotiation_finalizing(self, counterparty_id: str, agreement_id: str) -> Negotiation | None:
+        sql = _FINALIZING + self._lock
+        for row in run(self._conn, sql, {"cp": counterparty_id}).all():
+            n = self._negotiation(load_json(row[0]))
+            if n.agreement is not None and n.agreement.id == agreement_id:
+                return n
+        return None
 
     def save_negotiation(self, process: Negotiation) -> None:
         self._step_events("negotiation", process, process.history, dataset=process.dataset_id)

@@ -160,3 +160,42 @@ def _own_agreement(plane: Plane) -> Agreement:
     with plane.store.transaction() as tx:
         tx.save_agreement(agreement, negotiation_id="urn:uuid:n2")
     return agreement
+
+
+def test_a_request_acknowledges_a_finalized_event_not_yet_acknowledged(plane: Plane) -> None:
+    from connector.dsp import negotiation as wn
+    from connector.dsp.conversion import message_offer
+    from connector.model.negotiation import NegotiationEvent, NegotiationState
+
+    offer = dataset(plane, transfer="manual").offers[0]
+    request = wn.ContractRequestMessage(
+        consumer_pid="urn:uuid:c9", offer=message_offer(offer), callback_address=CALLBACK
+    )
+    n = plane.negotiations.requested(caller(), request, facts_of(), visible=lambda _d: True)
+    (agree,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert agree.id is not None
+    plane.negotiations.acknowledged(agree.id, agree.event, n.id, None)
+    verification = wn.ContractAgreementVerificationMessage(
+        consumer_pid="urn:uuid:c9", provider_pid=n.id
+    )
+    verified = plane.negotiations.verified(caller(), n.id, verification)
+    assert verified.pending is NegotiationEvent.FINALIZE and verified.agreement is not None
+    (final,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    # the consumer got the event and asks for a transfer before our acknowledgement is stored
+    t, created = plane.transfers.requested(
+        caller(), _request(verified.agreement.id, "urn:uuid:t9"), facts_of()
+    )
+    assert created and t.state is TransferState.REQUESTED
+    done = plane.queries.negotiation(n.id)
+    assert done is not None and done.state is NegotiationState.FINALIZED
+    assert plane.queries.agreement(verified.agreement.id) is not None
+    assert plane.outbox.pending_count() == 0
+    assert final.id is not None
+    plane.negotiations.acknowledged(final.id, final.event, n.id, None)  # late: changes nothing
+    again = plane.queries.negotiation(n.id)
+    assert again is not None and again.history == done.history
+    # another consumer cannot use it
+    with pytest.raises(Invalid):
+        plane.transfers.requested(
+            caller(STRANGER), _request(verified.agreement.id, "urn:uuid:t10"), facts_of(STRANGER)
+        )
