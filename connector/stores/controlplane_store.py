@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -53,6 +53,9 @@ _FINALIZING = (
     "SELECT body FROM cp_negotiations WHERE role = 'PROVIDER' AND counterparty_id = :cp"
     " AND state = 'VERIFIED'"
 )
+
+
+P = TypeVar("P", Negotiation, Transfer)
 
 
 class SqlTx:
@@ -97,7 +100,10 @@ class SqlTx:
             f"SELECT body FROM {table} WHERE id = :id",  # noqa: S608 (constant table)
             {"id": pid},
         ).first()
-        return 0 if row is None else len(load_json(row[0])["history"])
+        if row is None:
+            return 0
+        stored = records.NEGOTIATIONS if kind == "negotiation" else records.TRANSFERS
+        return len(stored.of(row[0]).history)
 
     def _agreement_dataset(self, agreement_id: str) -> str | None:
         if agreement_id not in self._datasets:
@@ -178,8 +184,9 @@ class SqlTx:
         )
 
     def _one(self, sql: str, **params: Any) -> Any:
+        """The stored ``body`` of the one row found (locked on PostgreSQL), or ``None``."""
         row = run(self._conn, sql + self._lock, params).first()
-        return None if row is None else load_json(row[0])
+        return None if row is None else row[0]
 
     # negotiations ------------------------------------------------------------------------------
 
@@ -187,8 +194,8 @@ class SqlTx:
         doc = self._one("SELECT body FROM cp_negotiations WHERE id = :id", id=pid)
         return None if doc is None else self._negotiation(doc)
 
-    def _negotiation(self, doc: Any) -> Negotiation:
-        n = records.negotiation_from(doc)
+    def _negotiation(self, stored: Any) -> Negotiation:
+        n = records.NEGOTIATIONS.of(stored)
         self._seen("negotiation", n.id, len(n.history))
         return n
 
@@ -206,7 +213,7 @@ class SqlTx:
     def negotiation_finalizing(self, counterparty_id: str, agreement_id: str) -> Negotiation | None:
         sql = _FINALIZING + self._lock
         for row in run(self._conn, sql, {"cp": counterparty_id}).all():
-            n = self._negotiation(load_json(row[0]))
+            n = self._negotiation(row[0])
             if n.agreement is not None and n.agreement.id == agreement_id:
                 return n
         return None
@@ -232,7 +239,7 @@ class SqlTx:
                 "ds": process.dataset_id,
                 "created": utc_isoformat(process.created_at),
                 "now": now,
-                "body": dump_json(records.negotiation_json(process)),
+                "body": records_text(records.NEGOTIATIONS, process, records.negotiation_json),
             },
         )
         if process.pending is None:
@@ -244,8 +251,8 @@ class SqlTx:
         doc = self._one("SELECT body FROM cp_transfers WHERE id = :id", id=pid)
         return None if doc is None else self._transfer(doc)
 
-    def _transfer(self, doc: Any) -> Transfer:
-        t = records.transfer_from(doc)
+    def _transfer(self, stored: Any) -> Transfer:
+        t = records.TRANSFERS.of(stored)
         self._seen("transfer", t.id, len(t.history))
         return t
 
@@ -285,7 +292,7 @@ class SqlTx:
                 "ag": process.agreement_id,
                 "created": utc_isoformat(process.created_at),
                 "now": now,
-                "body": dump_json(records.transfer_json(process)),
+                "body": records_text(records.TRANSFERS, process, records.transfer_json),
             },
         )
         if process.pending is None:
@@ -378,6 +385,15 @@ class SqlTx:
             " AND status = 'pending'",
             {"k": kind, "p": pid},
         )
+
+
+def records_text(
+    cache: records.StoredValues[P], process: P, to_json: Callable[[P], dict[str, Any]]
+) -> str:
+    """The JSON text ``process`` is stored as (remembered: reading it back needs no parse)."""
+    text = dump_json(to_json(process))
+    cache.remember(text, process)
+    return text
 
 
 def agreement_details(agreement: Agreement) -> dict[str, Any]:

@@ -7,7 +7,8 @@ queried (state, role, pids …). These functions are the only place that knows t
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from connector import jsontext
 from connector.clock import parse_instant, utc_isoformat
@@ -21,6 +22,8 @@ from connector.model.negotiation import (
 )
 from connector.model.process import Role, Step, Termination
 from connector.model.transfer import DataAddress, Transfer, TransferEvent, TransferState
+
+T = TypeVar("T")
 
 
 def offer_json(offer: Offer) -> dict[str, Any]:
@@ -275,3 +278,35 @@ def dataset_from(doc: dict[str, Any]) -> Dataset:
         transfer=Mode(doc["transfer"]),
         properties=doc.get("properties", {}),
     )
+
+
+class StoredValues(Generic[T]):
+    """Entities by the JSON text they are stored as: a text read back is parsed once, and the
+    text this process saved is known without parsing (entities are immutable values, and a
+    changed entity is stored as another text, so an entry is never stale). Values of other
+    types (PostgreSQL JSONB arrives decoded) are parsed every time."""
+
+    def __init__(self, parse: Callable[[dict[str, Any]], T], size: int = 4096) -> None:
+        self._parse = parse
+        self._size = size
+        self._items: dict[str, T] = {}
+
+    def of(self, stored: Any) -> T:
+        """The entity of a stored ``body`` value."""
+        if not isinstance(stored, str):
+            return self._parse(stored)
+        item = self._items.get(stored)
+        if item is None:
+            item = self._parse(jsontext.loads(stored))
+            self.remember(stored, item)
+        return item
+
+    def remember(self, text: str, item: T) -> None:
+        """``item`` is stored as ``text``."""
+        if len(self._items) >= self._size:
+            self._items.clear()  # simple bound: the working set refills at once
+        self._items[text] = item
+
+
+NEGOTIATIONS: StoredValues[Negotiation] = StoredValues(negotiation_from)
+TRANSFERS: StoredValues[Transfer] = StoredValues(transfer_from)
