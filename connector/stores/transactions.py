@@ -16,6 +16,7 @@ is most of a statement's cost on SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -50,7 +51,17 @@ class _Writer:
             if fcntl is not None and database and database != ":memory:"
             else None
         )
+        self.lock_fd: int | None = None
         event.listen(engine, "engine_disposed", self._disposed)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit the OS closes it anyway
+            self._close_lock_file()
+
+    def _close_lock_file(self) -> None:
+        descriptor, self.lock_fd = self.lock_fd, None
+        if descriptor is not None:
+            os.close(descriptor)
 
     @contextmanager
     def file_lock(self) -> Iterator[None]:
@@ -61,7 +72,9 @@ class _Writer:
         if self.lock_path is None or fcntl is None:
             yield
             return
-        descriptor = _lock_descriptor(self.lock_path)
+        if self.lock_fd is None:
+            self.lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        descriptor = self.lock_fd
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         try:
             yield
@@ -88,21 +101,10 @@ class _Writer:
             conn, self.conn = self.conn, None
             if conn is not None:
                 conn.close()
+            self._close_lock_file()
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, _Writer] = weakref.WeakKeyDictionary()
-_DESCRIPTORS: dict[tuple[int, str], int] = {}
-
-
-def _lock_descriptor(path: str) -> int:
-    """One open lock file per path and process (a forked child opens its own: ``flock`` locks
-    belong to the open file, which a fork would share)."""
-    key = (os.getpid(), path)
-    with _GUARD:
-        descriptor = _DESCRIPTORS.get(key)
-        if descriptor is None:
-            descriptor = _DESCRIPTORS[key] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    return descriptor
 
 
 def _file_lock(engine: Engine) -> threading.Lock:
