@@ -447,8 +447,8 @@ class Negotiations:
         now = self._clock.now()
         counterpart: str | None = None
         with self._store.transaction() as tx:
-            n = tx.negotiation(pid) if tx.outbox_done(message_id) else None
-            if n is None:
+            n = tx.negotiation(pid)  # the process first: every transaction locks in this order
+            if n is None or not tx.outbox_done(message_id):
                 return
             if isinstance(body, Mapping) and n.counterpart_pid is None:
                 key = "providerPid" if n.role is Role.CONSUMER else "consumerPid"
@@ -461,8 +461,8 @@ class Negotiations:
         """The message cannot be delivered (refused or out of retries): give it up."""
         now = self._clock.now()
         with self._store.transaction() as tx:
-            n = tx.negotiation(pid) if tx.outbox_done(message_id) else None
-            if n is None:
+            n = tx.negotiation(pid)  # the process first: every transaction locks in this order
+            if n is None or not tx.outbox_done(message_id):
                 return
             n = n.abort(at=now) if n.state is None else n.drop_pending()
             self._save(tx, n)

@@ -394,8 +394,8 @@ class Transfers:
         """The counterpart answered 2xx to an outbox message."""
         now = self._clock.now()
         with self._store.transaction() as tx:
-            t = tx.transfer(pid) if tx.outbox_done(message_id) else None
-            if t is None:
+            t = tx.transfer(pid)  # the process first: every transaction locks in this order
+            if t is None or not tx.outbox_done(message_id):
                 return
             counterpart: str | None = None
             if isinstance(body, Mapping) and t.counterpart_pid is None:
@@ -408,8 +408,8 @@ class Transfers:
         """The message cannot be delivered: give it up (a never-acknowledged request ends)."""
         now = self._clock.now()
         with self._store.transaction() as tx:
-            t = tx.transfer(pid) if tx.outbox_done(message_id) else None
-            if t is None:
+            t = tx.transfer(pid)  # the process first: every transaction locks in this order
+            if t is None or not tx.outbox_done(message_id):
                 return
             t = t.abort(at=now) if t.state is None else t.drop_pending()
             tx.save_transfer(t)

@@ -6,6 +6,10 @@ process it acts on (locked: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite t
 queues the message it implies in ``cp_outbox``. After the commit the registered listeners are
 called (the runner wakes up at once: no polling interval on the hot path).
 
+Lock order (PostgreSQL): a transaction locks the process row (``FOR UPDATE``) before it
+touches that process's outbox rows, then the audit head last; the use cases keep to it, so two
+transactions on one process queue instead of deadlocking.
+
 Audit: every protocol state change of a saved process (each new step of its history) becomes a
 ``negotiation.state_changed`` / ``transfer.state_changed`` event, and a policy decision noted in
 the transaction a ``policy.decided`` event; they are appended to the audit trail in the *same*

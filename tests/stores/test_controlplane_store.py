@@ -263,3 +263,53 @@ def test_datasets_are_paged_by_id(engine: Engine) -> None:
     assert catalog.delete_dataset("ds-3")
     assert not catalog.delete_dataset("ds-3")
     assert catalog.dataset("ds-3") is None
+
+
+def test_acknowledgement_waits_for_a_transaction_holding_the_process(
+    store: SqlControlPlaneStore,
+) -> None:
+    """Every transaction locks the process row before its outbox rows: an acknowledgement that
+    meets a transaction holding the process (the counterpart's next message, which drops the
+    outbox) waits for it and then changes nothing — no deadlock (PostgreSQL would detect one
+    and abort a transaction after a second)."""
+    import threading
+    import time
+
+    from connector.controlplane.negotiations import Negotiations
+
+    n = _negotiation()
+    with store.transaction() as tx:
+        tx.save_negotiation(n)
+        tx.enqueue(_message(n.id))
+    (message,) = SqlOutbox(store.engine).lease("a", NOW.timestamp())
+    assert message.id is not None
+    use_cases = Negotiations(
+        store,
+        FixedClock(NOW),
+        None,
+        own_did="did:web:us",
+        callback_url="https://us/dsp",  # type: ignore[arg-type]
+    )
+    locked = threading.Event()
+    failures: list[BaseException] = []
+
+    def next_message() -> None:
+        try:
+            with store.transaction() as tx:
+                held = tx.negotiation(n.id)
+                assert held is not None
+                locked.set()
+                time.sleep(0.3)  # the acknowledgement arrives meanwhile
+                tx.save_negotiation(held.drop_pending())  # drops the outbox row
+        except BaseException as exc:
+            failures.append(exc)
+
+    holder = threading.Thread(target=next_message)
+    holder.start()
+    assert locked.wait(10)
+    use_cases.acknowledged(message.id, message.event, n.id, None)
+    holder.join(10)
+    assert failures == []
+    assert SqlOutbox(store.engine).pending_count() == 0
+    found = SqlProcessQueries(store.engine).negotiation(n.id)
+    assert found is not None and found.state is None and found.pending is None
