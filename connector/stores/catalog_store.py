@@ -197,7 +197,7 @@ class SqlCatalogStore:
                 "SELECT CAST(body AS TEXT) FROM cp_datasets WHERE id = :id",
                 {"id": dataset_id},
             ).first()
-        return None if row is None else records.dataset_from_stored(row[0])
+        return None if row is None else records.DATASETS.of(row[0])
 
     def delete_dataset(self, dataset_id: str) -> bool:
         """Remove a dataset; whether it existed."""

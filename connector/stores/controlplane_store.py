@@ -59,6 +59,18 @@ _FINALIZING = (
 )
 
 
+_UPSERT = (
+    "INSERT INTO {table} (id, role, state, counterparty_id, consumer_pid, provider_pid, {link},"
+    " created_at, updated_at, body) VALUES (:id, :role, :state, :cp, :cpid, :ppid, :link,"
+    " :created, :now, :body) ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
+    " consumer_pid = excluded.consumer_pid, provider_pid = excluded.provider_pid,"
+    " updated_at = excluded.updated_at, body = excluded.body"
+)
+_UPSERTS = {
+    "negotiation": _UPSERT.format(table="cp_negotiations", link="dataset_id"),
+    "transfer": _UPSERT.format(table="cp_transfers", link="agreement_id"),
+}
+
 P = TypeVar("P", Negotiation, Transfer)
 
 
@@ -224,30 +236,8 @@ class SqlTx:
 
     def save_negotiation(self, process: Negotiation) -> None:
         self._step_events("negotiation", process, process.history, dataset=process.dataset_id)
-        now = utc_isoformat(self._clock.now())
-        run(
-            self._conn,
-            "INSERT INTO cp_negotiations (id, role, state, counterparty_id, consumer_pid,"
-            " provider_pid, dataset_id, created_at, updated_at, body) VALUES (:id, :role,"
-            " :state, :cp, :cpid, :ppid, :ds, :created, :now, :body) ON CONFLICT (id) DO"
-            " UPDATE SET state = excluded.state, consumer_pid = excluded.consumer_pid,"
-            " provider_pid = excluded.provider_pid, updated_at = excluded.updated_at,"
-            " body = excluded.body",
-            {
-                "id": process.id,
-                "role": process.role.value,
-                "state": None if process.state is None else process.state.value,
-                "cp": process.counterparty_id,
-                "cpid": process.consumer_pid,
-                "ppid": process.provider_pid,
-                "ds": process.dataset_id,
-                "created": utc_isoformat(process.created_at),
-                "now": now,
-                "body": records_text(records.NEGOTIATIONS, process, records.negotiation_json),
-            },
-        )
-        if process.pending is None:
-            self._drop_outbox("negotiation", process.id)
+        body = records_text(records.NEGOTIATIONS, process, records.negotiation_json)
+        self._upsert("negotiation", process, process.dataset_id, body)
 
     # transfers ---------------------------------------------------------------------------------
 
@@ -277,15 +267,15 @@ class SqlTx:
             dataset=self._agreement_dataset(process.agreement_id),
             agreement=process.agreement_id,
         )
-        now = utc_isoformat(self._clock.now())
+        body = records_text(records.TRANSFERS, process, records.transfer_json)
+        self._upsert("transfer", process, process.agreement_id, body)
+
+    def _upsert(self, kind: str, process: Negotiation | Transfer, link: str, body: str) -> None:
+        """Insert or update the row of ``process`` (``link``: its dataset or agreement id);
+        a process with nothing pending has no outbox rows left."""
         run(
             self._conn,
-            "INSERT INTO cp_transfers (id, role, state, counterparty_id, consumer_pid,"
-            " provider_pid, agreement_id, created_at, updated_at, body) VALUES (:id, :role,"
-            " :state, :cp, :cpid, :ppid, :ag, :created, :now, :body) ON CONFLICT (id) DO"
-            " UPDATE SET state = excluded.state, consumer_pid = excluded.consumer_pid,"
-            " provider_pid = excluded.provider_pid, updated_at = excluded.updated_at,"
-            " body = excluded.body",
+            _UPSERTS[kind],
             {
                 "id": process.id,
                 "role": process.role.value,
@@ -293,20 +283,20 @@ class SqlTx:
                 "cp": process.counterparty_id,
                 "cpid": process.consumer_pid,
                 "ppid": process.provider_pid,
-                "ag": process.agreement_id,
+                "link": link,
                 "created": utc_isoformat(process.created_at),
-                "now": now,
-                "body": records_text(records.TRANSFERS, process, records.transfer_json),
+                "now": utc_isoformat(self._clock.now()),
+                "body": body,
             },
         )
         if process.pending is None:
-            self._drop_outbox("transfer", process.id)
+            self._drop_outbox(kind, process.id)
 
     # agreements and datasets -------------------------------------------------------------------
 
     def agreement(self, agreement_id: str) -> Agreement | None:
         row = run(
-            self._conn, ("SELECT body FROM cp_agreements WHERE id = :id"), {"id": agreement_id}
+            self._conn, "SELECT body FROM cp_agreements WHERE id = :id", {"id": agreement_id}
         ).first()
         return None if row is None else records.agreement_from(load_json(row[0]))
 
@@ -333,7 +323,7 @@ class SqlTx:
             "SELECT CAST(body AS TEXT) FROM cp_datasets WHERE id = :id",
             {"id": dataset_id},
         ).first()
-        return None if row is None else records.dataset_from_stored(row[0])
+        return None if row is None else records.DATASETS.of(row[0])
 
     # outbox ------------------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ queried (state, role, pids …). These functions are the only place that knows t
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -251,19 +250,6 @@ def dataset_json(d: Dataset) -> dict[str, Any]:
     }
 
 
-@functools.lru_cache(maxsize=4096)
-def dataset_from_text(body: str) -> Dataset:
-    """The dataset of a stored body's JSON text, parsed once per distinct text (a changed
-    dataset is stored with another body, so a cached value is never stale)."""
-    return dataset_from(jsontext.loads(body))
-
-
-def dataset_from_stored(value: Any) -> Dataset:
-    """The dataset of a ``body`` column as read (text on SQLite; selected as text on
-    PostgreSQL with ``CAST(body AS TEXT)``)."""
-    return dataset_from_text(value) if isinstance(value, str) else dataset_from(value)
-
-
 def dataset_from(doc: dict[str, Any]) -> Dataset:
     """The dataset of :func:`dataset_json`."""
     return Dataset(
@@ -284,7 +270,8 @@ class StoredValues(Generic[T]):
     """Entities by the JSON text they are stored as: a text read back is parsed once, and the
     text this process saved is known without parsing (entities are immutable values, and a
     changed entity is stored as another text, so an entry is never stale). Values of other
-    types (PostgreSQL JSONB arrives decoded) are parsed every time."""
+    types (PostgreSQL JSONB arrives decoded; select ``CAST(body AS TEXT)`` to profit) are
+    parsed every time."""
 
     def __init__(self, parse: Callable[[dict[str, Any]], T], size: int = 4096) -> None:
         self._parse = parse
@@ -310,3 +297,4 @@ class StoredValues(Generic[T]):
 
 NEGOTIATIONS: StoredValues[Negotiation] = StoredValues(negotiation_from)
 TRANSFERS: StoredValues[Transfer] = StoredValues(transfer_from)
+DATASETS: StoredValues[Dataset] = StoredValues(dataset_from)

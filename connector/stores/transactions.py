@@ -136,24 +136,13 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     with writer.lock, writer.file_lock():
         conn = writer.connection(engine)
         raw: Any = conn.connection.driver_connection  # sqlite3, autocommit mode
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-        except engine.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(
-                "BEGIN IMMEDIATE", None, exc, engine.dialect.loaded_dbapi.Error
-            ) from exc
+        run(conn, "BEGIN IMMEDIATE")
         try:
             yield conn
+            run(conn, "COMMIT")
         except BaseException:
             _rollback(writer, raw)
             raise
-        try:
-            raw.execute("COMMIT")
-        except engine.dialect.loaded_dbapi.Error as exc:
-            _rollback(writer, raw)
-            raise DBAPIError.instance(
-                "COMMIT", None, exc, engine.dialect.loaded_dbapi.Error
-            ) from exc
 
 
 def _rollback(writer: _Writer, raw: Any) -> None:
