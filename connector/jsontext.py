@@ -31,7 +31,13 @@ def dumps_text(value: Any) -> str:
 
 def loads(raw: bytes | bytearray | str) -> Any:
     """The value of JSON text (``ValueError`` if it is not JSON)."""
+    return loads_strict(raw)[0]
+
+
+def loads_strict(raw: bytes | bytearray | str) -> tuple[Any, bool]:
+    """:func:`loads`, and whether the text was also *strict* JSON: UTF-8 without lone
+    surrogates (escaped or not) and integers within 64 bits — what orjson accepts."""
     try:
-        return orjson.loads(raw)
+        return orjson.loads(raw), True
     except orjson.JSONDecodeError:
-        return json.loads(raw)
+        return json.loads(raw), False

@@ -143,12 +143,12 @@ class Negotiations:
         )
 
     def _predecide(
-        self, caller: Caller, dataset_id: str | None, offer_id: str, facts: FactsSource
+        self, caller: Caller, dataset: Dataset | None, offer_id: str, facts: FactsSource
     ) -> tuple[Decision | None, bool]:
-        """The contract decision for a published offer, taken *before* the transaction
-        (``facts`` may do I/O), and whether the dataset decides automatically. ``None`` when
-        the offer is not a published one (an operator's counter-offer: the operator decides)."""
-        dataset = self._policies.dataset(dataset_id) if dataset_id else None
+        """The contract decision for a published offer of ``dataset``, taken *before* the
+        transaction (``facts`` may do I/O), and whether the dataset decides automatically.
+        ``None`` when the offer is not a published one (an operator's counter-offer: the
+        operator decides)."""
         if dataset is None:
             return None, False
         auto = dataset.negotiation is Mode.AUTO
@@ -215,7 +215,7 @@ class Negotiations:
         listed = self._policies.dataset(target) if target else None
         if pid is None and listed is not None and not visible(listed):
             raise Invalid(f"offer {msg.offer.id} is not offered", reason="unknown_offer")
-        decision, auto = self._predecide(caller, target, msg.offer.id, facts)
+        decision, auto = self._predecide(caller, listed, msg.offer.id, facts)
         now = self._clock.now()
         with self._store.transaction() as tx:
             if pid is None:
@@ -256,7 +256,8 @@ class Negotiations:
             with self._store.transaction() as tx:
                 known = tx.negotiation(pid)
             if known is not None and known.offer is not None and known.role is Role.PROVIDER:
-                decision, auto = self._predecide(caller, known.dataset_id, known.offer.id, facts)
+                listed = self._policies.dataset(known.dataset_id)
+                decision, auto = self._predecide(caller, listed, known.offer.id, facts)
         now = self._clock.now()
         with self._store.transaction() as tx:
             n = self._owned(tx, pid, caller)

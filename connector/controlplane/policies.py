@@ -11,10 +11,11 @@ profile forbids); the decision itself is always taken on the stored policy versi
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import rfc8785
@@ -119,10 +120,12 @@ def offer_rules(body: Mapping[str, Any]) -> dict[str, Any]:
     return checked_offer_rules(terms.normalize(rules))
 
 
-@lru_cache(maxsize=1024)
-def _parsed(digest: str, canonical: bytes) -> tuple[CompiledPolicy, frozenset[str]]:
-    import json
+_COMPILED: dict[str, tuple[CompiledPolicy, frozenset[str]]] = {}
+_COMPILED_MAX = 1024
+_COMPILED_LOCK = threading.Lock()
 
+
+def _parsed(canonical: bytes) -> tuple[CompiledPolicy, frozenset[str]]:
     policy = parse_policy(json.loads(canonical))
     collections: set[str] = set()
     todo = list(policy.rules)
@@ -139,9 +142,26 @@ def _parsed(digest: str, canonical: bytes) -> tuple[CompiledPolicy, frozenset[st
     return compile_policy(policy), frozenset(collections)
 
 
+def _derived(version: PolicyVersion) -> tuple[CompiledPolicy, frozenset[str]]:
+    """The compiled policy and target collections of a version, kept per version hash (the
+    hash names the document; a version whose ``hash`` does not match its body is compiled
+    every time and never kept, so the cache cannot mix two documents up)."""
+    found = _COMPILED.get(version.hash)
+    if found is not None:
+        return found
+    canonical = rfc8785.dumps(dict(version.body))
+    derived = _parsed(canonical)
+    if "sha256:" + hashlib.sha256(canonical).hexdigest() == version.hash:
+        with _COMPILED_LOCK:
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.pop(next(iter(_COMPILED)))
+            _COMPILED[version.hash] = derived
+    return derived
+
+
 def compiled(version: PolicyVersion) -> CompiledPolicy:
-    """The compiled policy of a version (compiled once per hash, then cached)."""
-    return _parsed(version.hash, rfc8785.dumps(dict(version.body)))[0]
+    """The compiled policy of a version (compiled once per hash, then kept)."""
+    return _derived(version)[0]
 
 
 def target_collections(version: PolicyVersion) -> frozenset[str]:
@@ -150,7 +170,7 @@ def target_collections(version: PolicyVersion) -> frozenset[str]:
     A policy is attached to a dataset, so that dataset is a member of each of them; whether
     a refinement on the collection (e.g. a geofence) holds is judged at each access.
     """
-    return _parsed(version.hash, rfc8785.dumps(dict(version.body)))[1]
+    return _derived(version)[1]
 
 
 def check_policy(body: Mapping[str, Any]) -> None:

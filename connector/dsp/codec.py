@@ -54,11 +54,20 @@ def decode(raw: bytes | str, *, max_bytes: int = MAX_BYTES) -> Any:
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"body is larger than {max_bytes} bytes", field="(body)")
     try:
-        value = jsontext.loads(raw)
+        value, strict = jsontext.loads_strict(raw)
     except (ValueError, RecursionError) as exc:
         raise Invalid("body is not valid JSON", reason="not_json", field="(body)") from exc
-    check_depth(value)
+    if not (strict and _shallow(raw)):
+        check_depth(value)
     return value
+
+
+def _shallow(raw: bytes | str) -> bool:
+    """Whether the text has fewer opening brackets than :data:`MAX_DEPTH` (then nothing in it
+    can nest deeper; brackets inside strings only make this answer ``False`` more often)."""
+    if isinstance(raw, str):
+        return raw.count("{") + raw.count("[") < MAX_DEPTH
+    return raw.count(b"{") + raw.count(b"[") < MAX_DEPTH
 
 
 @overload
@@ -74,7 +83,7 @@ def loads(
     max_bytes: int = MAX_BYTES,
 ) -> RootMessage:
     """Decode and :func:`parse` a body."""
-    return parse(decode(raw, max_bytes=max_bytes), expected)
+    return _parse(decode(raw, max_bytes=max_bytes), expected)
 
 
 @overload
@@ -86,6 +95,13 @@ def parse(
 ) -> RootMessage:
     """Validate a decoded body as a DSP message; ``expected`` restricts the ``@type``."""
     check_depth(body)
+    return _parse(body, expected)
+
+
+def _parse(
+    body: Any, expected: type[RootMessage] | tuple[type[RootMessage], ...] | None
+) -> RootMessage:
+    """:func:`parse` of a body whose depth and text were checked (:func:`decode`)."""
     body = terms.normalize(body)
     if not isinstance(body, dict):
         raise Invalid("a DSP message must be a JSON object", reason="not_an_object", field="(body)")

@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from connector import jsontext
 from connector.audit.event import AuditEvent, canonical, sha256_hex
@@ -272,23 +273,31 @@ class SqlTx:
 
     def _upsert(self, kind: str, process: Negotiation | Transfer, link: str, body: str) -> None:
         """Insert or update the row of ``process`` (``link``: its dataset or agreement id);
-        a process with nothing pending has no outbox rows left."""
-        run(
-            self._conn,
-            _UPSERTS[kind],
-            {
-                "id": process.id,
-                "role": process.role.value,
-                "state": None if process.state is None else process.state.value,
-                "cp": process.counterparty_id,
-                "cpid": process.consumer_pid,
-                "ppid": process.provider_pid,
-                "link": link,
-                "created": utc_isoformat(process.created_at),
-                "now": utc_isoformat(self._clock.now()),
-                "body": body,
-            },
-        )
+        a process with nothing pending has no outbox rows left. A second process for the
+        same (counterparty, consumerPid, role) — two replicas taking copies of one request at
+        once — is refused as a replay (the unique index decides)."""
+        try:
+            run(
+                self._conn,
+                _UPSERTS[kind],
+                {
+                    "id": process.id,
+                    "role": process.role.value,
+                    "state": None if process.state is None else process.state.value,
+                    "cp": process.counterparty_id,
+                    "cpid": process.consumer_pid,
+                    "ppid": process.provider_pid,
+                    "link": link,
+                    "created": utc_isoformat(process.created_at),
+                    "now": utc_isoformat(self._clock.now()),
+                    "body": body,
+                },
+            )
+        except IntegrityError as exc:
+            raise Invalid(
+                f"this consumerPid is already in use: {process.consumer_pid}",
+                reason="replayed_message",
+            ) from exc
         if process.pending is None:
             self._drop_outbox(kind, process.id)
 

@@ -120,10 +120,23 @@ def _control_plane(dialect: str) -> list[str]:
     ]
 
 
+def _process_lookups(_dialect: str) -> list[str]:
+    """A provider finds the negotiation a consumer's message belongs to by (counterparty,
+    consumerPid): indexed, and unique as for transfers (a second request with the same
+    consumerPid is a replay, also when two replicas take the two copies at once). The
+    index on the counterparty alone is a prefix of it."""
+    return [
+        "DROP INDEX cp_negotiations_party",
+        "CREATE UNIQUE INDEX cp_negotiations_request ON cp_negotiations"
+        " (counterparty_id, consumer_pid, role)",
+    ]
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial", _initial),
     Migration(2, "audit_trail", _audit_trail),
     Migration(3, "identity", identity_tables),
     Migration(4, "control_plane", _control_plane),
     Migration(5, "data_plane", dataplane_tables),
+    Migration(6, "process_lookups", _process_lookups),
 ]

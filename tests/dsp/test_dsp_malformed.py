@@ -362,6 +362,31 @@ def test_deep_nesting_is_refused_without_recursion_error() -> None:
         codec.loads(raw)
 
 
+@pytest.mark.parametrize("as_text", [False, True])
+def test_depth_and_text_checks_hold_for_raw_bodies(as_text: bool) -> None:
+    """``loads`` checks what ``parse`` checks, whatever path the raw text takes: nesting just
+    beyond the limit, an escaped lone surrogate (with few brackets, and with many)."""
+
+    def body(extension: str) -> bytes | str:
+        raw = json.dumps(VALID["request"])[:-1] + ', "extension": ' + extension + "}"
+        return raw if as_text else raw.encode()
+
+    limit = codec.MAX_DEPTH
+    assert isinstance(
+        codec.loads(body("[" * (limit - 2) + "1" + "]" * (limit - 2))), ContractRequestMessage
+    )
+    with pytest.raises(PayloadTooLarge):
+        codec.loads(body("[" * limit + "1" + "]" * limit))
+    lone = '"\\ud800"'
+    many = "[" + "[1]," * 70 + lone + "]"  # more brackets than the limit, shallow
+    for extension in (lone, many, "{" + lone + ": 1}"):
+        with pytest.raises(Invalid) as caught:
+            codec.loads(body(extension))
+        assert caught.value.reason == "invalid_text"
+    paired = codec.loads(body('"\\ud83d\\ude00"'))
+    assert isinstance(paired, ContractRequestMessage)
+
+
 def test_oversized_body_is_refused() -> None:
     raw = json.dumps({**VALID["request"], "padding": "x" * 200}).encode()
     with pytest.raises(PayloadTooLarge):

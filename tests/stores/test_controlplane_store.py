@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from connector.clock import FixedClock
 from connector.controlplane.ports import OutboxMessage
-from connector.errors import Conflict
+from connector.errors import Conflict, Invalid
 from connector.model.contract import Agreement, Offer
 from connector.model.dataset import Dataset
 from connector.model.negotiation import Negotiation, NegotiationEvent, NegotiationState
@@ -230,6 +230,46 @@ def test_transfer_lookup_by_consumer_pid_and_agreements(store: SqlControlPlaneSt
         assert tx.transfer_by_consumer_pid("did:web:other.example", "urn:uuid:c1") is None
         assert tx.agreement("urn:uuid:a1") == agreement
     assert SqlProcessQueries(store.engine).agreements()[0] == (agreement, "urn:uuid:n1")
+
+
+def _requested(pid: str, consumer_pid: str, partner: str = PARTNER) -> Negotiation:
+    n = Negotiation.create(
+        id=pid,
+        role=Role.PROVIDER,
+        counterparty_id=partner,
+        counterparty_address="https://partner.example/dsp",
+        dataset_id="ds-1",
+        at=NOW,
+        counterpart_pid=consumer_pid,
+    )
+    return n.receive(NegotiationEvent.REQUEST, at=NOW, offer=_offer())
+
+
+def test_a_provider_finds_a_request_by_counterparty_and_consumer_pid_once(
+    store: SqlControlPlaneStore,
+) -> None:
+    with store.transaction() as tx:
+        tx.save_negotiation(_requested("urn:uuid:p1", "urn:uuid:c1"))
+        tx.save_negotiation(_requested("urn:uuid:p2", "urn:uuid:c1", "did:web:other.example"))
+    with store.transaction() as tx:
+        found = tx.negotiation_requested_by(PARTNER, "urn:uuid:c1")
+        assert found is not None and found.id == "urn:uuid:p1"
+        assert tx.negotiation_requested_by(PARTNER, "urn:uuid:c2") is None
+    # the same consumerPid again (two replicas, two copies of one request): refused, nothing kept
+    with pytest.raises(Invalid) as refused, store.transaction() as tx:
+        tx.save_negotiation(_requested("urn:uuid:p3", "urn:uuid:c1"))
+    assert refused.value.reason == "replayed_message"
+    with store.transaction() as tx:
+        assert tx.negotiation("urn:uuid:p3") is None
+    if store.engine.dialect.name == "sqlite":  # PostgreSQL's planner may scan a tiny table
+        with store.engine.connect() as conn:
+            plan = conn.execute(
+                text(
+                    "EXPLAIN QUERY PLAN SELECT body FROM cp_negotiations WHERE role = 'PROVIDER'"
+                    " AND counterparty_id = 'x' AND consumer_pid = 'y'"
+                )
+            ).all()
+        assert "cp_negotiations_request" in str(plan), plan
 
 
 def test_policy_versions_are_immutable(engine: Engine) -> None:
