@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -270,6 +271,32 @@ def test_a_provider_finds_a_request_by_counterparty_and_consumer_pid_once(
                 )
             ).all()
         assert "cp_negotiations_request" in str(plan), plan
+
+
+def test_management_lists_read_newest_first_without_sorting(engine: Engine) -> None:
+    """Pages of the management lists come in index order: no sort of every row per page."""
+    store = SqlControlPlaneStore(engine, FixedClock(NOW))
+    with store.transaction() as tx:
+        for i in range(5):
+            n = _requested(f"urn:uuid:p{i}", f"urn:uuid:c{i}")
+            tx.save_negotiation(replace(n, created_at=NOW + dt.timedelta(seconds=i)))
+    queries = SqlProcessQueries(engine)
+    assert [n.id for n in queries.negotiations(state="REQUESTED", limit=2, offset=1)] == [
+        "urn:uuid:p3",
+        "urn:uuid:p2",
+    ]
+    assert [n.id for n in queries.negotiations(limit=1)] == ["urn:uuid:p4"]
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        for sql in (
+            "SELECT body FROM cp_negotiations WHERE state = 'X' ORDER BY created_at DESC, id",
+            "SELECT body FROM cp_negotiations ORDER BY created_at DESC, id",
+            "SELECT body FROM cp_transfers ORDER BY created_at DESC, id",
+            "SELECT body FROM cp_agreements ORDER BY created_at DESC, id",
+        ):
+            plan = str(conn.execute(text("EXPLAIN QUERY PLAN " + sql)).all())
+            assert "TEMP B-TREE" not in plan, (sql, plan)
 
 
 def test_policy_versions_are_immutable(engine: Engine) -> None:
