@@ -89,7 +89,7 @@ def serve(
     import uvicorn
 
     from connector.logging import configure
-    from connector.web.app import create_app
+    from connector.web.app import create_app, settle_heap
 
     settings = load_settings(host=host, port=port, workers=workers)
     configure(settings.log_level)
@@ -125,6 +125,7 @@ def serve(
             proxy_headers=False,
         )
         return
+    settle_heap()
     uvicorn.run(
         application,
         host=settings.host,

@@ -141,9 +141,11 @@ class Enforcer:
         plan: Plan,
         prior: int,
         now: dt.datetime,
+        known: Facts | None,
     ) -> list[StateOfTheWorld]:
         """One world without credentials and one per verified credential of the consumer
-        (a credential's type and issuer are one fact), as the control plane decides."""
+        (``known``: a credential's type and issuer are one fact), as the control plane
+        decides."""
         target = IRI(agreement.target)
         party = IRI(consumer)
         base_facts: dict[Node, Mapping[IRI, tuple[Term, ...]]] = {}
@@ -151,7 +153,6 @@ class Enforcer:
         if plan.geofence is not None:
             base_facts[target] = {ODRL.spatialCoordinates: (Literal(plan.geofence.wkt, WKT),)}
             part_of[target] = frozenset(IRI(c) for c in compiled.geofence_collections)
-        known = self.facts(consumer) if self.facts is not None else None
         attribution = PerformedAction(ODRL.attribute, party, target, agreement.timestamp)
         variants = party_variants(known)
         worlds = []
@@ -191,6 +192,9 @@ class Enforcer:
         request = self._request(agreement, consumer, purpose, plan)
         now = self.clock.now()
         outcome: dict[str, Any] = {}
+        # the consumer's facts may need its credentials (network): fetched before the access
+        # counter's lock, which is the database's write lock on SQLite
+        known = self.facts(consumer) if self.facts is not None else None
 
         def judge(prior: int) -> bool:
             worlds = self._worlds(
@@ -200,6 +204,7 @@ class Enforcer:
                 plan=plan,
                 prior=prior,
                 now=now,
+                known=known,
             )
             for world in worlds:
                 report = evaluate(compiled.compiled, request, world)

@@ -1,11 +1,14 @@
 """Outbound JSON over HTTP for the control plane (implements ``OutboundHttp``).
 
-Every URL passes the SSRF guard first; transport failures become ``Unavailable`` (the runner
-retries them); a body larger than ``max_bytes`` is not read: the limit is enforced while
-the response streams in (a declared ``Content-Length`` above it is refused before reading,
-an endless or oversized body is cut off at the limit and the connection dropped), and the
-result then has no body. Redirects are not followed. Responses must not be compressed (we ask
-for ``identity``; a compressed body is not decoded and counts as no body).
+Every URL passes the SSRF guard first, and a new connection is made to the addresses the guard
+checked (not to the host name resolved once more: DNS rebinding cannot lead it elsewhere; a
+kept-alive connection stays with the address it was made to). Transport failures become
+``Unavailable`` (the runner retries them); a body larger than ``max_bytes`` is not read: the
+limit is enforced while the response streams in (a declared ``Content-Length`` above it is
+refused before reading, an endless or oversized body is cut off at the limit and the
+connection dropped), and the result then has no body. Redirects are not followed. Responses
+must not be compressed (we ask for ``identity``; a compressed body is not decoded and counts
+as no body).
 
 The transport is the standard library's ``http.client`` with a small keep-alive pool per
 origin (decision record 20261201-control-plane-throughput): a DSP message costs about a third
@@ -19,9 +22,10 @@ from __future__ import annotations
 
 import http.client
 import select
+import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,26 +50,28 @@ class _Pool:
         self._lock = threading.Lock()
         self._closed = False
 
-    def take(self, origin: _Origin) -> tuple[http.client.HTTPConnection, bool]:
-        """A connection to ``origin`` and whether it was used before."""
+    def take(self, origin: _Origin) -> http.client.HTTPConnection | None:
+        """An idle connection to ``origin`` that is still usable, if there is one."""
         while True:
             with self._lock:
                 idle = self._idle.get(origin)
                 conn = idle.pop() if idle else None
-            if conn is None:
-                break
-            if _alive(conn):
-                return conn, True
+            if conn is None or _alive(conn):
+                return conn
             conn.close()
+
+    def open(self, origin: _Origin, addresses: Sequence[str]) -> http.client.HTTPConnection:
+        """A new connection to ``origin``, made to one of ``addresses`` (those the guard
+        checked; none: the host by name, for hosts the operator allowed by name). The Host
+        header and TLS (SNI, certificate check) still use the host name."""
         scheme, host, port = origin
         if scheme == "https":
-            return (
-                http.client.HTTPSConnection(
-                    host, port, timeout=self._timeout, context=self._context
-                ),
-                False,
-            )
-        return http.client.HTTPConnection(host, port, timeout=self._timeout), False
+            secure = _PinnedHTTPS(host, port, timeout=self._timeout, context=self._context)
+            secure.addresses = tuple(addresses)
+            return secure
+        plain = _PinnedHTTP(host, port, timeout=self._timeout)
+        plain.addresses = tuple(addresses)
+        return plain
 
     def give_back(self, origin: _Origin, conn: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -82,6 +88,42 @@ class _Pool:
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+
+
+def _connect(addresses: Sequence[str], target: tuple[str, int], *args: Any) -> socket.socket:
+    """``socket.create_connection`` to the first of ``addresses`` that answers, instead of
+    resolving the host again (a name that resolves differently the second time must not lead
+    past the guard); the host by name when there are none (a host allowed by name)."""
+    if not addresses:
+        return socket.create_connection(target, *args)
+    failure: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, target[1]), *args)
+        except OSError as exc:
+            failure = exc
+    assert failure is not None
+    raise failure
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """A connection made to given addresses (``addresses``), named by its host."""
+
+    addresses: Sequence[str] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = lambda target, *rest: _connect(self.addresses, target, *rest)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """:class:`_PinnedHTTP` over TLS (the certificate is checked for the host name)."""
+
+    addresses: Sequence[str] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = lambda target, *rest: _connect(self.addresses, target, *rest)
 
 
 def _alive(conn: http.client.HTTPConnection) -> bool:
@@ -140,13 +182,14 @@ class GuardedJsonClient:
     def _exchange(
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]
     ) -> tuple[int, dict[str, str], bytes | None]:
+        origin = self._guard.target(url)
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        host = parts.hostname or ""
-        origin = (scheme, host, parts.port or (443 if scheme == "https" else 80))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         for attempt in range(2):
-            conn, reused = self._pool.take(origin)
+            conn = self._pool.take(origin)
+            reused = conn is not None
+            if conn is None:  # a new connection: to an address the guard has just checked
+                conn = self._pool.open(origin, self._guard.check_url(url))
             try:
                 conn.request(method, target, body=body, headers=dict(headers))
                 response = conn.getresponse()
@@ -193,7 +236,6 @@ class GuardedJsonClient:
         self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str]
     ) -> HttpResult:
         """POST ``body`` as JSON; ``Unavailable`` on a transport failure."""
-        self._guard.check_url(url)
         content = jsontext.dumps(body)
         return self._send(
             "POST",
@@ -204,5 +246,4 @@ class GuardedJsonClient:
 
     def get_json(self, url: str, *, headers: Mapping[str, str]) -> HttpResult:
         """GET JSON; ``Unavailable`` on a transport failure."""
-        self._guard.check_url(url)
         return self._send("GET", url, None, {"accept": "application/json", **headers})

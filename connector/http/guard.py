@@ -76,14 +76,9 @@ class OutboundGuard:
     def address_allowed(self, address: IPAddress) -> bool:
         return is_public(address) or any(address in net for net in self.allowed_networks)
 
-    def check_url(self, url: str) -> list[str]:
-        """Refuse a URL whose scheme, credentials or addresses are not allowed.
-
-        Returns the IP addresses the host resolved to (all of them checked).
-        Raises :class:`Invalid` for a malformed URL, :class:`Forbidden` (reason
-        ``ssrf_blocked``) for a refused target and :class:`Unavailable` when the host does
-        not resolve.
-        """
+    def target(self, url: str) -> tuple[str, str, int]:
+        """The checks of :meth:`check_url` that need no name resolution: ``(scheme, host,
+        port)`` of an allowed URL (host lowercased, port defaulted)."""
         if len(url) > 2048:
             raise Invalid("URL too long", reason="bad_url")
         try:
@@ -96,11 +91,23 @@ class OutboundGuard:
         host = (parts.hostname or "").rstrip(".").lower()
         if not host or parts.username or parts.password:
             raise Invalid(f"malformed URL: {url[:100]}", reason="bad_url")
+        if host not in self.allowed_hosts and (
+            host in _METADATA_HOSTS or host == "localhost" or host.endswith(".localhost")
+        ):
+            raise Forbidden(f"{host} is not a public host", reason="ssrf_blocked")
+        return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
+
+    def check_url(self, url: str) -> list[str]:
+        """Refuse a URL whose scheme, credentials or addresses are not allowed.
+
+        Returns the IP addresses the host resolved to (all of them checked).
+        Raises :class:`Invalid` for a malformed URL, :class:`Forbidden` (reason
+        ``ssrf_blocked``) for a refused target and :class:`Unavailable` when the host does
+        not resolve.
+        """
+        _scheme, host, port = self.target(url)
         if host in self.allowed_hosts:
             return []
-        if host in _METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
-            raise Forbidden(f"{host} is not a public host", reason="ssrf_blocked")
-        default_port = 443 if parts.scheme == "https" else 80
         try:
             literal: IPAddress | None = ipaddress.ip_address(host)
         except ValueError:
@@ -109,7 +116,7 @@ class OutboundGuard:
             candidates = [str(literal)]
         else:
             try:
-                candidates = self.resolver(host, port or default_port)
+                candidates = self.resolver(host, port)
             except (OSError, UnicodeError) as exc:
                 raise Unavailable(f"cannot resolve {host}", reason="unresolvable_host") from exc
         if not candidates:

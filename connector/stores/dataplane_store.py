@@ -140,19 +140,10 @@ class SqlAccessCounter:
 
     @contextmanager
     def _locked(self) -> Iterator[Connection]:
-        if self._postgres:
-            with write_transaction(self.engine) as conn:
-                yield conn
-            return
-        with self.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
-            conn.exec_driver_sql("COMMIT")
+        """The counter's transaction: it holds the write lock from its start (SQLite), like
+        every writer (:func:`write_transaction`), or locks the counter row (PostgreSQL)."""
+        with write_transaction(self.engine) as conn:
+            yield conn
 
     def admit(self, agreement_id: str, decide: Callable[[int], bool]) -> tuple[bool, int]:
         insert = (

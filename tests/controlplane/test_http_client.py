@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from connector.controlplane.ports import HttpResult
-from connector.errors import Unavailable
+from connector.errors import Forbidden, Invalid, Unavailable
 from connector.http.client import GuardedJsonClient
 from connector.http.guard import OutboundGuard
 
@@ -188,3 +188,39 @@ def socket_on_free_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
+
+
+class HostHandler(KeepAliveHandler):
+    hosts: list[str] = []  # noqa: RUF012 - shared by the handler instances of one server
+
+    def do_POST(self) -> None:
+        self.hosts.append(self.headers.get("host", ""))
+        super().do_POST()
+
+
+def test_a_new_connection_goes_to_the_address_the_guard_checked() -> None:
+    """DNS rebinding: the name resolves to an allowed address when the guard asks, and to a
+    refused one afterwards (here: to nothing at all — ``.invalid`` never resolves through the
+    system). The client connects to the checked address; Host still names the host."""
+    HostHandler.ports, HostHandler.hosts = [], []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), HostHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    answers = iter([["127.0.0.1"], ["10.0.0.1"]])
+    guard = OutboundGuard.from_allowlist(["127.0.0.1"], resolver=lambda host, _port: next(answers))
+    guarded = GuardedJsonClient(guard, timeout_seconds=2)
+    try:
+        url = f"http://partner.invalid:{port}/a"
+        assert guarded.post_json(url, {}, headers={}).body == {"n": 1}
+        assert guarded.post_json(url, {}, headers={}).body == {"n": 2}  # kept alive: no lookup
+        assert HostHandler.hosts == [f"partner.invalid:{port}"] * 2
+        guarded.close()  # a new connection: the guard asks again, and refuses the new answer
+        with pytest.raises(Forbidden):
+            guarded.post_json(url, {}, headers={})
+        with pytest.raises(Invalid):  # checks that need no lookup, on a kept-alive origin too
+            guarded.post_json(f"http://user:pw@partner.invalid:{port}/a", {}, headers={})
+    finally:
+        guarded.close()
+        httpd.shutdown()
+        httpd.server_close()

@@ -211,6 +211,33 @@ def test_partner_only_uses_the_consumers_verified_credentials(engine: Engine) ->
         )
 
 
+def test_the_consumers_facts_are_fetched_before_the_counter_locks(engine: Engine) -> None:
+    """Fetching credentials may go over the network: never while the access counter holds the
+    database's write lock (on SQLite every other writer would wait for it)."""
+    import sqlite3
+
+    from connector.controlplane.ports import Facts
+
+    clock = FixedClock("2026-06-01T12:00:00Z")
+    seen: list[bool] = []
+
+    def facts(did: str) -> Facts:
+        other = sqlite3.connect(engine.url.database or "", timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails at once while a writer holds the lock
+            other.execute("ROLLBACK")
+            seen.append(True)
+        except sqlite3.OperationalError:
+            seen.append(False)
+        finally:
+            other.close()
+        return Facts(did, False, ())
+
+    e = Enforcer(SqlAccessCounter(engine), clock, stored_policy=lambda _h: limited(3), facts=facts)
+    assert e.decide(agreement("max"), Delivery(), consumer=CONSUMER, purpose=None).permitted
+    assert seen == [True]
+
+
 def test_delivery_sections_are_validated() -> None:
     for bad in (
         {"nope": 1},

@@ -95,3 +95,18 @@ def test_refused_api_key_is_audited_without_the_key(client: TestClient) -> None:
     events = runtime.audit.query(AuditQuery(type=EventType.AUTH_FAILED), after=0, limit=10)
     assert events, "the refusal must be in the audit trail"
     assert secret not in repr(events)
+
+
+def test_a_server_process_settles_its_heap_before_serving() -> None:
+    import gc
+
+    from connector.web.app import settle_heap
+
+    before = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 0  # what exists now is out of the collector's view
+        assert gc.get_threshold()[0] >= 10_000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
