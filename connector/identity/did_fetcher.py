@@ -6,8 +6,9 @@ credential is attacker-chosen, so the fetch is defensive:
 * ``https`` only, unless ``allow_insecure`` (``CONNECTOR_ALLOW_INSECURE_DID_WEB``);
 * no private, loopback or link-local targets (SSRF), unless ``allow_private`` (it defaults to
   ``allow_insecure``: the loopback demo) or the address lies in ``allowed_networks``. The check
-  resolves the name before httpx connects, so a DNS answer that changes in between (rebinding)
-  is not caught: keep an egress firewall for that;
+  is made where the connection is made (httpcore's network backend resolves the name, checks
+  every address and connects to a checked one; TLS still verifies the host name), so a DNS
+  answer that changes after a first check (rebinding) cannot lead the fetch elsewhere;
 * connect/read timeouts and an overall deadline (a server dripping bytes cannot hold us);
 * no redirects followed; only ``200`` with a JSON media type and no ``Content-Encoding``;
 * a size cap (64 KiB by default), enforced on ``Content-Length`` and while streaming.
@@ -22,10 +23,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from connector.clock import Clock, SystemClock
@@ -41,6 +44,50 @@ _ACCEPT = "application/did+json, application/did+ld+json;q=0.9, application/json
 def _is_json_type(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
+
+
+Resolver = Callable[[str, int], list[str]]
+"""Host and port → the IP addresses to connect to (the system's ``getaddrinfo`` by default)."""
+
+
+def _system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return [str(info[4][0]).split("%", 1)[0] for info in infos]
+
+
+class _CheckedBackend(httpcore.SyncBackend):
+    """httpcore's network backend, resolving names itself: a connection is made only to an
+    address ``checked`` allowed, and only if every address the name resolves to is allowed."""
+
+    def __init__(self, checked: Callable[[str, int], list[str]]) -> None:
+        self._checked = checked
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        failure: httpcore.ConnectError | None = None
+        for address in self._checked(host, port):
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failure = exc
+        raise failure or httpcore.ConnectError(f"{host} has no address")
+
+
+class _CheckedTransport(httpx.HTTPTransport):
+    """httpx's transport over a connection pool with :class:`_CheckedBackend`."""
+
+    def __init__(self, backend: _CheckedBackend) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            network_backend=backend,
+        )
 
 
 class HttpDidFetcher:
@@ -59,10 +106,14 @@ class HttpDidFetcher:
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
         trust_env: bool = False,
+        resolver: Resolver | None = None,
     ) -> None:
         self._allow_insecure = allow_insecure
         self._allow_private = allow_insecure if allow_private is None else allow_private
         self._networks = [ipaddress.ip_network(n, strict=False) for n in allowed_networks]
+        self._resolver = resolver or _system_resolver
+        if transport is None:
+            transport = _CheckedTransport(_CheckedBackend(self._addresses))
         self._total = total_timeout
         self._max_bytes = max_bytes
         self._clock: Clock = clock or SystemClock()
@@ -92,30 +143,44 @@ class HttpDidFetcher:
         self._client.close()
 
     def _check_target(self, url: str) -> None:
+        """Scheme and form of the URL, and (unless private targets are allowed) its host's
+        addresses — early, for a clear error; the connection checks them again."""
         parts = urlsplit(url)
         allowed = {"https", "http"} if self._allow_insecure else {"https"}
         if parts.scheme not in allowed or not parts.hostname or parts.username or parts.password:
             raise Invalid(
                 f"refusing to fetch a DID document from {url[:100]}", reason="insecure_did_url"
             )
-        if self._allow_private:
-            return
-        default_port = 443 if parts.scheme == "https" else 80
+        if not self._allow_private:
+            self._addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+    def _addresses(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host``, all of them allowed (``private_address`` otherwise)."""
         try:
-            infos = socket.getaddrinfo(
-                parts.hostname, parts.port or default_port, proto=socket.IPPROTO_TCP
-            )
-        except (OSError, UnicodeError) as exc:
-            raise Unavailable(
-                f"cannot resolve {parts.hostname}: {exc}", reason="did_unavailable"
-            ) from exc
-        for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            literal = None
+        if literal is not None:
+            found = [str(literal)]
+        else:
+            try:
+                found = self._resolver(host, port)
+            except (OSError, UnicodeError) as exc:
+                raise Unavailable(
+                    f"cannot resolve {host}: {exc}", reason="did_unavailable"
+                ) from exc
+        if not found:
+            raise Unavailable(f"cannot resolve {host}", reason="did_unavailable")
+        if self._allow_private:
+            return found
+        for text in found:
+            address = ipaddress.ip_address(text)
             if not address.is_global and not any(address in net for net in self._networks):
                 raise Invalid(
-                    f"{parts.hostname} resolves to a non-public address ({address})",
+                    f"{host} resolves to a non-public address ({address})",
                     reason="private_address",
                 )
+        return found
 
     def fetch(self, url: str) -> bytes:
         """The DID document body at ``url`` (validated as a JSON object)."""

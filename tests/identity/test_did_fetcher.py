@@ -189,6 +189,33 @@ def test_private_addresses_are_refused_unless_allowed(server: str) -> None:
         assert error_of(strict, "https://127.0.0.1:1/did.json").reason == "private_address"
 
 
+def test_the_connection_goes_to_the_address_that_was_checked(server: str) -> None:
+    """DNS rebinding: the name resolves to an allowed address for the early check and to a
+    refused one when the connection is made — refused; and a name the system cannot resolve
+    (``.invalid``) is reached at the address our resolver checked (no second lookup)."""
+    serve("/.well-known/did.json", b"{}")
+    port = int(server.rsplit(":", 1)[1])
+    url = f"http://did.invalid:{port}/.well-known/did.json"
+    steady = HttpDidFetcher(
+        allow_insecure=True,
+        allow_private=False,
+        allowed_networks=["127.0.0.0/8"],
+        resolver=lambda _host, _port: ["127.0.0.1"],
+    )
+    with steady:
+        assert steady.fetch(url) == b"{}"
+    answers = iter([["127.0.0.1"], ["10.1.2.3"]])
+    rebinding = HttpDidFetcher(
+        allow_insecure=True,
+        allow_private=False,
+        allowed_networks=["127.0.0.0/8"],
+        resolver=lambda _host, _port: next(answers),
+    )
+    with rebinding:
+        assert error_of(rebinding, url).reason == "private_address"
+    assert Handler.hits == ["/.well-known/did.json"]  # only the steady fetch arrived
+
+
 def test_a_stalled_server_times_out(server: str) -> None:
     with HttpDidFetcher(allow_insecure=True, read_timeout=0.2) as impatient:
         error = error_of(impatient, f"http://{server}/stall/did.json")
