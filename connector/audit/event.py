@@ -161,6 +161,10 @@ class AuditEvent:
                 reason="audit_details",
             )
 
+    def details_jcs(self) -> bytes:
+        """``canonical(self.details)``, computed once when the event was made."""
+        return self._details_jcs
+
     def body_jcs(self) -> bytes:
         """``canonical(self.body())``, assembled from the details' JCS bytes computed once
         (the body's keys are fixed and ASCII, so their order is known)."""

@@ -126,8 +126,9 @@ _SQL = {
 """The append path's statements at driver level (parameter style per driver)."""
 
 
-def _event_row(entry: AuditEntry) -> tuple[Any, ...]:
-    details = canonical(entry.details).decode("utf-8")
+def _event_row(entry: AuditEntry, details_jcs: bytes) -> tuple[Any, ...]:
+    """The row of ``entry``; ``details_jcs``: its details in JCS (as its event computed them)."""
+    details = details_jcs.decode("utf-8")
     return (
         entry.seq,
         entry.prev_hash,
@@ -309,13 +310,22 @@ class SqlAuditStore(EventAppender):
                 entries.append(entry)
                 seq, prev = entry.seq, entry.hash
             if self._postgres:  # insert and move the head in one statement per entry
-                rows = [(e.seq, e.hash, *_event_row(e)) for e in entries]
+                rows = [
+                    (e.seq, e.hash, *_event_row(e, ev.details_jcs()))
+                    for e, ev in zip(entries, events, strict=True)
+                ]
                 if len(rows) == 1:
                     cursor.execute(sql["insert_and_move"], rows[0])
                 else:
                     cursor.executemany(sql["insert_and_move"], rows)
             else:
-                cursor.executemany(sql["insert"], [_event_row(e) for e in entries])
+                cursor.executemany(
+                    sql["insert"],
+                    [
+                        _event_row(e, ev.details_jcs())
+                        for e, ev in zip(entries, events, strict=True)
+                    ],
+                )
                 cursor.execute(sql["head"], (seq, prev))
             for entry in entries:
                 if self._due(entry.seq):
