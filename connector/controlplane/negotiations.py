@@ -12,11 +12,18 @@ permits for the requester and terminates (with the explanation) one it does not;
 arrives (with the facts the requester presented then), kept on the process for the operator
 to see, and an operator's ``agree`` is refused (``policy_denied``) when it was a deny.
 The consumer verifies an agreement automatically; the provider finalizes a verified
-agreement automatically.
+agreement automatically. A consumer's counter-request of other terms than the published offer
+is taken (REQUESTED) but never agreed to by itself: ``auto`` terminates it with the
+explanation, in ``manual`` mode the operator may answer with an offer (``agree`` is refused).
+
+A message that depends on our own pending message (a ``FINALIZED`` while our verification
+waits for its acknowledgement) first waits, briefly, for that message's outcome
+(:mod:`connector.controlplane.settling`).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -31,6 +38,7 @@ from connector.controlplane.outbound import (
 )
 from connector.controlplane.policies import PolicyVersion
 from connector.controlplane.ports import Caller, ControlPlaneStore, Facts, StoreTx
+from connector.controlplane.settling import SETTLE_POLLS, Sleep, settle
 from connector.dsp import negotiation as wn
 from connector.dsp import policy as wp
 from connector.dsp.conversion import agreement_from_wire, catalog_offer, offer_from_wire
@@ -48,9 +56,19 @@ from connector.model.process import Role
 FactsSource = Callable[[], Facts]
 
 
+class _Unsettled(Exception):
+    """Internal: the message depends on our pending message, whose outcome is not known yet
+    (raised inside the transaction, which is rolled back)."""
+
+
 class PolicyLookup(Protocol):
     def policy_by_hash(self, digest: str) -> PolicyVersion | None: ...
     def dataset(self, dataset_id: str) -> Dataset | None: ...
+
+
+COUNTER_OFFER_EXPLANATION = (
+    "the counter-offer differs from the published offers; only an operator can answer it"
+)
 
 
 def new_pid() -> str:
@@ -58,12 +76,24 @@ def new_pid() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
 
 
+def _stated(value: Any) -> Any:
+    """JSON-LD content as far as it states anything: a key whose value is an empty array
+    states nothing (no values), so it is left out — the Eclipse DSP TCK, for one, writes
+    ``"constraints": []`` into the permissions of the offers it requests."""
+    if isinstance(value, dict):
+        return {k: _stated(v) for k, v in value.items() if v != []}
+    if isinstance(value, list):
+        return [_stated(v) for v in value]
+    return value
+
+
 def offer_rules_equal(published: Offer, received: wp.Offer) -> bool:
     """Whether a received offer states exactly the rules of the published one."""
-    return (
-        catalog_offer(published).rules()
-        == wp.Offer.model_validate({"@id": received.id, **received.rules()}).rules()
+    ours: object = _stated(catalog_offer(published).rules())
+    theirs: object = _stated(
+        wp.Offer.model_validate({"@id": received.id, **received.rules()}).rules()
     )
+    return ours == theirs
 
 
 class Negotiations:
@@ -78,13 +108,21 @@ class Negotiations:
         own_did: str,
         callback_url: str,
         ids: Callable[[], str] = new_pid,
+        settle_polls: int = SETTLE_POLLS,
+        sleep: Sleep = time.sleep,
+        read: Callable[[str], Negotiation | None] | None = None,
     ) -> None:
+        """``read``: a negotiation by pid without taking the write lock (the waits of
+        :mod:`connector.controlplane.settling` poll it; default: a store transaction)."""
         self._store = store
         self._clock = clock
         self._policies = policies
         self.own_did = own_did
         self.callback_url = callback_url
         self._ids = ids
+        self._settle_polls = settle_polls
+        self._sleep = sleep
+        self._read = read
 
     # helpers -----------------------------------------------------------------------------------
 
@@ -103,15 +141,47 @@ class Negotiations:
             moved = replace(moved, termination=own_termination(moved.role, reason))
         return moved
 
+    def _settled(
+        self,
+        pid: str,
+        event: NegotiationEvent,
+        apply: Callable[[NegotiationEvent | None], Negotiation],
+    ) -> Negotiation:
+        """Run ``apply`` (the use case's transaction) for the caller's ``event``; if ``event``
+        depends on our pending message (``apply`` raises :class:`_Unsettled`), first wait for
+        that message's outcome (see :mod:`connector.controlplane.settling`), then run it again
+        with the entity's rules as they are. The usual case costs nothing extra."""
+        try:
+            return apply(event)
+        except _Unsettled:
+            pass
+
+        def awaiting() -> bool:
+            if self._read is not None:
+                n = self._read(pid)
+            else:
+                with self._store.transaction() as tx:
+                    n = tx.negotiation(pid)
+            return n is not None and n.awaits_acknowledgement(event)
+
+        settle(awaiting, polls=self._settle_polls, sleep=self._sleep)
+        return apply(None)
+
     def _save(self, tx: StoreTx, n: Negotiation) -> None:
         tx.save_negotiation(n)
         if n.state is NegotiationState.FINALIZED and n.agreement is not None:
             tx.save_agreement(n.agreement, negotiation_id=n.id)
 
-    def _owned(self, tx: StoreTx, pid: str, caller: Caller) -> Negotiation:
+    def _owned(
+        self, tx: StoreTx, pid: str, caller: Caller, unsettled: NegotiationEvent | None = None
+    ) -> Negotiation:
+        """The caller's negotiation ``pid``; :class:`_Unsettled` if ``unsettled`` (the event
+        being received) depends on our pending message."""
         n = tx.negotiation(pid)
         if n is None or n.counterparty_id != caller.did:
             raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
+        if unsettled is not None and n.awaits_acknowledgement(unsettled):
+            raise _Unsettled
         return n
 
     def _pids(self, n: Negotiation, consumer_pid: str, provider_pid: str) -> str:
@@ -195,6 +265,30 @@ class Negotiations:
             raise Invalid("the offer differs from the published offer", reason="offer_modified")
         return dataset, published
 
+    def _counter_offer(self, tx: StoreTx, offer: wp.Offer, dataset_id: str) -> Offer | None:
+        """A counter-request's offer: ``None`` when it is a published offer of the negotiated
+        dataset, unchanged; otherwise the consumer's proposal (same dataset, other terms).
+
+        DSP lets a consumer answer an offer with a counter-request of its own terms; the
+        provider takes the message (the negotiation is REQUESTED again) but never agrees to
+        such terms by itself: an ``auto`` dataset terminates with the explanation, in
+        ``manual`` mode the operator may answer with an offer (``agree`` is refused)."""
+        if offer.target is not None and offer.target != dataset_id:
+            raise Invalid("the offer is for another dataset", reason="offer_modified")
+        dataset = tx.dataset(dataset_id)
+        listed = dataset.offer(offer.id) if dataset is not None else None
+        if listed is not None and offer_rules_equal(listed, offer):
+            return None
+        return offer_from_wire(offer, target=dataset_id)
+
+    def _decline_counter_offer(self, tx: StoreTx, n: Negotiation, *, auto: bool) -> Negotiation:
+        """A counter-request of other terms: shown to the operator as not permitted (``agree``
+        is refused); an ``auto`` dataset terminates the negotiation with the explanation."""
+        n = replace(n, check=ContractCheck(False, COUNTER_OFFER_EXPLANATION))
+        if not auto:
+            return n
+        return self._send(tx, n, NegotiationEvent.TERMINATE, reason=COUNTER_OFFER_EXPLANATION)
+
     # provider: DSP messages --------------------------------------------------------------------
 
     def requested(
@@ -215,42 +309,62 @@ class Negotiations:
         listed = self._policies.dataset(target) if target else None
         if pid is None and listed is not None and not visible(listed):
             raise Invalid(f"offer {msg.offer.id} is not offered", reason="unknown_offer")
-        decision, auto = self._predecide(caller, listed, msg.offer.id, facts)
-        now = self._clock.now()
-        with self._store.transaction() as tx:
-            if pid is None:
-                if not msg.is_initial or msg.callback_address is None:
-                    raise Invalid(
-                        "an initial request needs a callbackAddress", reason="missing_field"
+        predecided, auto = self._predecide(caller, listed, msg.offer.id, facts)
+
+        def apply(unsettled: NegotiationEvent | None) -> Negotiation:
+            decision = predecided
+            now = self._clock.now()
+            with self._store.transaction() as tx:
+                if pid is None:
+                    n = self._initial_request(tx, caller, msg, now)
+                else:
+                    n = self._owned(tx, pid, caller, unsettled)
+                    other = self._pids(n, msg.consumer_pid, msg.provider_pid or "")
+                    proposal = self._counter_offer(tx, msg.offer, n.dataset_id)
+                    if proposal is None:
+                        _, published = self._published(tx, msg.offer, n.dataset_id)
+                    else:
+                        published = proposal
+                    n = n.receive(
+                        NegotiationEvent.REQUEST, at=now, offer=published, counterpart_pid=other
                     )
-                if tx.negotiation_requested_by(caller.did, msg.consumer_pid) is not None:
-                    raise Invalid("this consumerPid is already in use", reason="replayed_message")
-                dataset, published = self._published(tx, msg.offer, None)
-                n = Negotiation.create(
-                    id=self._ids(),
-                    role=Role.PROVIDER,
-                    counterparty_id=caller.did,
-                    counterparty_address=msg.callback_address,
-                    dataset_id=dataset.id,
-                    at=now,
-                    counterpart_pid=msg.consumer_pid,
-                )
-                n = n.receive(NegotiationEvent.REQUEST, at=now, offer=published)
-            else:
-                n = self._owned(tx, pid, caller)
-                other = self._pids(n, msg.consumer_pid, msg.provider_pid or "")
-                dataset, published = self._published(tx, msg.offer, n.dataset_id)
-                n = n.receive(
-                    NegotiationEvent.REQUEST, at=now, offer=published, counterpart_pid=other
-                )
-            n = self._decide(tx, n, decision, auto=auto)
-            self._save(tx, n)
-        return n
+                    if proposal is not None:  # the consumer's own terms: no policy decision
+                        n, decision = self._decline_counter_offer(tx, n, auto=auto), None
+                n = self._decide(tx, n, decision, auto=auto)
+                self._save(tx, n)
+            return n
+
+        if pid is None:
+            return apply(None)
+        return self._settled(pid, NegotiationEvent.REQUEST, apply)
+
+    def _initial_request(
+        self, tx: StoreTx, caller: Caller, msg: wn.ContractRequestMessage, now: Any
+    ) -> Negotiation:
+        """A new provider negotiation for an initial ``ContractRequestMessage``."""
+        if not msg.is_initial or msg.callback_address is None:
+            raise Invalid("an initial request needs a callbackAddress", reason="missing_field")
+        if tx.negotiation_requested_by(caller.did, msg.consumer_pid) is not None:
+            raise Invalid("this consumerPid is already in use", reason="replayed_message")
+        dataset, published = self._published(tx, msg.offer, None)
+        n = Negotiation.create(
+            id=self._ids(),
+            role=Role.PROVIDER,
+            counterparty_id=caller.did,
+            counterparty_address=msg.callback_address,
+            dataset_id=dataset.id,
+            at=now,
+            counterpart_pid=msg.consumer_pid,
+        )
+        return n.receive(NegotiationEvent.REQUEST, at=now, offer=published)
 
     def event(
         self, caller: Caller, pid: str, msg: wn.ContractNegotiationEventMessage, facts: FactsSource
     ) -> Negotiation:
         """``ACCEPTED`` (to a provider) or ``FINALIZED`` (to a consumer)."""
+        event = (
+            NegotiationEvent.ACCEPT if msg.event_type == "ACCEPTED" else NegotiationEvent.FINALIZE
+        )
         decision, auto = None, False
         if msg.event_type == "ACCEPTED":
             with self._store.transaction() as tx:
@@ -258,30 +372,36 @@ class Negotiations:
             if known is not None and known.offer is not None and known.role is Role.PROVIDER:
                 listed = self._policies.dataset(known.dataset_id)
                 decision, auto = self._predecide(caller, listed, known.offer.id, facts)
-        now = self._clock.now()
-        with self._store.transaction() as tx:
-            n = self._owned(tx, pid, caller)
-            other = self._pids(n, msg.consumer_pid, msg.provider_pid)
-            if msg.event_type == "ACCEPTED":
-                n = n.receive(NegotiationEvent.ACCEPT, at=now, counterpart_pid=other)
-                n = self._decide(tx, n, decision, auto=auto)
-            else:
-                n = n.receive(NegotiationEvent.FINALIZE, at=now, counterpart_pid=other)
-            self._save(tx, n)
-        return n
+
+        def apply(unsettled: NegotiationEvent | None) -> Negotiation:
+            now = self._clock.now()
+            with self._store.transaction() as tx:
+                n = self._owned(tx, pid, caller, unsettled)
+                other = self._pids(n, msg.consumer_pid, msg.provider_pid)
+                n = n.receive(event, at=now, counterpart_pid=other)
+                if event is NegotiationEvent.ACCEPT:
+                    n = self._decide(tx, n, decision, auto=auto)
+                self._save(tx, n)
+            return n
+
+        return self._settled(pid, event, apply)
 
     def verified(
         self, caller: Caller, pid: str, msg: wn.ContractAgreementVerificationMessage
     ) -> Negotiation:
         """The consumer verified the agreement: finalize it (always automatic)."""
-        now = self._clock.now()
-        with self._store.transaction() as tx:
-            n = self._owned(tx, pid, caller)
-            other = self._pids(n, msg.consumer_pid, msg.provider_pid)
-            n = n.receive(NegotiationEvent.VERIFY, at=now, counterpart_pid=other)
-            n = self._send(tx, n, NegotiationEvent.FINALIZE)
-            self._save(tx, n)
-        return n
+
+        def apply(unsettled: NegotiationEvent | None) -> Negotiation:
+            now = self._clock.now()
+            with self._store.transaction() as tx:
+                n = self._owned(tx, pid, caller, unsettled)
+                other = self._pids(n, msg.consumer_pid, msg.provider_pid)
+                n = n.receive(NegotiationEvent.VERIFY, at=now, counterpart_pid=other)
+                n = self._send(tx, n, NegotiationEvent.FINALIZE)
+                self._save(tx, n)
+            return n
+
+        return self._settled(pid, NegotiationEvent.VERIFY, apply)
 
     def terminated(
         self, caller: Caller, pid: str, msg: wn.ContractNegotiationTerminationMessage
@@ -302,56 +422,70 @@ class Negotiations:
         self, caller: Caller, msg: wn.ContractOfferMessage, *, pid: str | None = None
     ) -> Negotiation:
         """A ``ContractOfferMessage``: initial (a provider starts) or a counter-offer."""
-        now = self._clock.now()
-        with self._store.transaction() as tx:
-            if pid is None:
-                if msg.callback_address is None:
-                    raise Invalid(
-                        "an initial offer needs a callbackAddress", reason="missing_field"
-                    )
-                offer = offer_from_wire(msg.offer)
-                n = Negotiation.create(
-                    id=self._ids(),
-                    role=Role.CONSUMER,
-                    counterparty_id=caller.did,
-                    counterparty_address=msg.callback_address,
-                    dataset_id=offer.target,
-                    at=now,
-                    counterpart_pid=msg.provider_pid,
-                )
-                n = n.receive(NegotiationEvent.OFFER, at=now, offer=offer)
-            else:
-                n = self._owned(tx, pid, caller)
+        if pid is None:
+            return self._initial_offer(caller, msg)
+        known = pid
+
+        def apply(unsettled: NegotiationEvent | None) -> Negotiation:
+            now = self._clock.now()
+            with self._store.transaction() as tx:
+                n = self._owned(tx, known, caller, unsettled)
                 other = self._pids(n, msg.consumer_pid or "", msg.provider_pid)
                 offer = offer_from_wire(msg.offer)
                 if offer.target != n.dataset_id:
                     raise Invalid("the offer is for another dataset", reason="offer_modified")
                 n = n.receive(NegotiationEvent.OFFER, at=now, offer=offer, counterpart_pid=other)
+                self._save(tx, n)
+            return n
+
+        return self._settled(pid, NegotiationEvent.OFFER, apply)
+
+    def _initial_offer(self, caller: Caller, msg: wn.ContractOfferMessage) -> Negotiation:
+        """A provider starts a negotiation with an offer: a new consumer negotiation."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            if msg.callback_address is None:
+                raise Invalid("an initial offer needs a callbackAddress", reason="missing_field")
+            offer = offer_from_wire(msg.offer)
+            n = Negotiation.create(
+                id=self._ids(),
+                role=Role.CONSUMER,
+                counterparty_id=caller.did,
+                counterparty_address=msg.callback_address,
+                dataset_id=offer.target,
+                at=now,
+                counterpart_pid=msg.provider_pid,
+            )
+            n = n.receive(NegotiationEvent.OFFER, at=now, offer=offer)
             self._save(tx, n)
         return n
 
     def agreed(self, caller: Caller, pid: str, msg: wn.ContractAgreementMessage) -> Negotiation:
         """The provider's agreement: checked, then verified automatically."""
-        now = self._clock.now()
-        with self._store.transaction() as tx:
-            n = self._owned(tx, pid, caller)
-            other = self._pids(n, msg.consumer_pid, msg.provider_pid)
-            wire = msg.agreement
-            if wire.target != n.dataset_id or wire.assignee != self.own_did:
-                raise Invalid(
-                    "the agreement is not for this negotiation", reason="invalid_agreement"
+
+        def apply(unsettled: NegotiationEvent | None) -> Negotiation:
+            now = self._clock.now()
+            with self._store.transaction() as tx:
+                n = self._owned(tx, pid, caller, unsettled)
+                other = self._pids(n, msg.consumer_pid, msg.provider_pid)
+                wire = msg.agreement
+                if wire.target != n.dataset_id or wire.assignee != self.own_did:
+                    raise Invalid(
+                        "the agreement is not for this negotiation", reason="invalid_agreement"
+                    )
+                if wire.assigner != caller.did:
+                    raise Invalid(
+                        "the agreement's assigner is not the caller", reason="invalid_agreement"
+                    )
+                agreement = agreement_from_wire(wire, offer_id=n.offer.id if n.offer else None)
+                n = n.receive(
+                    NegotiationEvent.AGREE, at=now, agreement=agreement, counterpart_pid=other
                 )
-            if wire.assigner != caller.did:
-                raise Invalid(
-                    "the agreement's assigner is not the caller", reason="invalid_agreement"
-                )
-            agreement = agreement_from_wire(wire, offer_id=n.offer.id if n.offer else None)
-            n = n.receive(
-                NegotiationEvent.AGREE, at=now, agreement=agreement, counterpart_pid=other
-            )
-            n = self._send(tx, n, NegotiationEvent.VERIFY)
-            self._save(tx, n)
-        return n
+                n = self._send(tx, n, NegotiationEvent.VERIFY)
+                self._save(tx, n)
+            return n
+
+        return self._settled(pid, NegotiationEvent.AGREE, apply)
 
     # operator actions (management API) ---------------------------------------------------------
 

@@ -12,9 +12,10 @@ requester at request time and when a suspended transfer is resumed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from connector.clock import Clock
 from connector.controlplane.decisions import contract_decision, note_transfer_check
@@ -31,6 +32,7 @@ from connector.controlplane.ports import (
     Facts,
     StoreTx,
 )
+from connector.controlplane.settling import SETTLE_POLLS, Sleep, settle
 from connector.dsp import transfer as wt
 from connector.dsp.conversion import data_address_from_wire
 from connector.errors import Conflict, Invalid, NotFound
@@ -39,6 +41,14 @@ from connector.model.dataset import Dataset, Mode
 from connector.model.negotiation import NegotiationEvent
 from connector.model.process import Role
 from connector.model.transfer import DataAddress, Transfer, TransferEvent, TransferState
+
+R = TypeVar("R")
+
+
+class _Unsettled(Exception):
+    """Internal: the message depends on our pending message, whose outcome is not known yet
+    (raised inside the transaction, which is rolled back)."""
+
 
 _STOPS = {
     "suspend": TransferEvent.SUSPEND,
@@ -76,7 +86,12 @@ class Transfers:
         own_did: str,
         callback_url: str,
         ids: Callable[[], str] = new_pid,
+        settle_polls: int = SETTLE_POLLS,
+        sleep: Sleep = time.sleep,
+        read: Callable[[str], Transfer | None] | None = None,
     ) -> None:
+        """``read``: a transfer by pid without taking the write lock (the waits of
+        :mod:`connector.controlplane.settling` poll it; default: a store transaction)."""
         self._store = store
         self._clock = clock
         self._policies = policies
@@ -84,6 +99,9 @@ class Transfers:
         self.own_did = own_did
         self.callback_url = callback_url
         self._ids = ids
+        self._settle_polls = settle_polls
+        self._sleep = sleep
+        self._read = read
 
     # helpers -----------------------------------------------------------------------------------
 
@@ -102,10 +120,39 @@ class Transfers:
             moved = replace(moved, termination=own_termination(moved.role, reason))
         return moved
 
-    def _owned(self, tx: StoreTx, pid: str, caller: Caller) -> Transfer:
+    def _settled(
+        self, pid: str, event: TransferEvent, apply: Callable[[TransferEvent | None], R]
+    ) -> R:
+        """Run ``apply`` (the use case's transaction) for the counterpart's ``event``; if
+        ``event`` depends on our pending message (``apply`` raises :class:`_Unsettled`), first
+        wait for that message's outcome (see :mod:`connector.controlplane.settling`), then run
+        it again with the entity's rules as they are. The usual case costs nothing extra."""
+        try:
+            return apply(event)
+        except _Unsettled:
+            pass
+
+        def awaiting() -> bool:
+            if self._read is not None:
+                t = self._read(pid)
+            else:
+                with self._store.transaction() as tx:
+                    t = tx.transfer(pid)
+            return t is not None and t.awaits_acknowledgement(event)
+
+        settle(awaiting, polls=self._settle_polls, sleep=self._sleep)
+        return apply(None)
+
+    def _owned(
+        self, tx: StoreTx, pid: str, caller: Caller, unsettled: TransferEvent | None = None
+    ) -> Transfer:
+        """The caller's transfer ``pid``; :class:`_Unsettled` if ``unsettled`` (the event being
+        received) depends on our pending message."""
         t = tx.transfer(pid)
         if t is None or t.counterparty_id != caller.did:
             raise NotFound(f"transfer {pid} not found", reason="unknown_process")
+        if unsettled is not None and t.awaits_acknowledgement(unsettled):
+            raise _Unsettled
         return t
 
     def _pids(self, t: Transfer, consumer_pid: str, provider_pid: str) -> str:
@@ -277,24 +324,31 @@ class Transfers:
                 known = tx.transfer(pid)
             if known is not None and known.role is Role.PROVIDER:
                 self._recheck_policy(known.agreement_id, caller.did, facts)
-        now = self._clock.now()
-        with self._store.transaction() as tx:
-            t = self._owned(tx, pid, caller)
-            other = self._pids(t, msg.consumer_pid, msg.provider_pid)
-            address = None
-            if isinstance(msg, wt.TransferStartMessage) and msg.data_address is not None:
-                address = data_address_from_wire(msg.data_address)
-            if event is TransferEvent.START and t.role is Role.PROVIDER:
-                self._check_agreement(tx, t.agreement_id, caller.did)
-            if address is not None and _is_fresh_address(t, event):
-                # the provider's new address after our resume: no state change
-                t = replace(t, data_address=address)
+
+        def apply(unsettled: TransferEvent | None) -> tuple[Transfer, bool]:
+            now = self._clock.now()
+            with self._store.transaction() as tx:
+                t = self._owned(tx, pid, caller, unsettled)
+                other = self._pids(t, msg.consumer_pid, msg.provider_pid)
+                address = None
+                if isinstance(msg, wt.TransferStartMessage) and msg.data_address is not None:
+                    address = data_address_from_wire(msg.data_address)
+                if event is TransferEvent.START and t.role is Role.PROVIDER:
+                    self._check_agreement(tx, t.agreement_id, caller.did)
+                if address is not None and _is_fresh_address(t, event):
+                    # the provider's new address after our resume: no state change
+                    t = replace(t, data_address=address)
+                    tx.save_transfer(t)
+                    return t, False
+                t = t.receive(event, at=now, data_address=address, counterpart_pid=other)
+                if isinstance(msg, wt.TransferTerminationMessage):
+                    t = replace(t, termination=received_termination(t.role, msg.code, msg.reason))
                 tx.save_transfer(t)
-                return t
-            t = t.receive(event, at=now, data_address=address, counterpart_pid=other)
-            if isinstance(msg, wt.TransferTerminationMessage):
-                t = replace(t, termination=received_termination(t.role, msg.code, msg.reason))
-            tx.save_transfer(t)
+            return t, True
+
+        t, moved = self._settled(pid, event, apply)
+        if not moved:
+            return t
         if t.role is Role.PROVIDER:
             if event is TransferEvent.START:
                 # A consumer's resume: the data plane issues a new address (the one of the

@@ -164,6 +164,13 @@ class Negotiation:
             return False
         return True
 
+    def awaits_acknowledgement(self, event: NegotiationEvent) -> bool:
+        """Whether ``event`` from the counterpart is legal only once our pending message has
+        taken effect (see :func:`connector.model.process.awaits_acknowledgement`)."""
+        return process.awaits_acknowledgement(
+            NEGOTIATION_TRANSITIONS, self._progress, event, role=self.role
+        )
+
     def send(
         self,
         event: NegotiationEvent,

@@ -17,8 +17,9 @@ The rules of :func:`advance` (used by both entities):
 - **receive** — the counterpart sent ``event``: legal only if the table allows it with the
   counterpart's role as sender. A message that is only legal from the state our pending
   message leads to proves that the counterpart received ours (it can only have been sent
-  after that), so the pending message is taken as acknowledged first. After the move, a
-  pending message that is no longer legal from the new state is dropped.
+  after that), so the pending message is taken as acknowledged first; so does any message on
+  a process that has no state yet (the counterpart can only know it from our first message).
+  After the move, a pending message that is no longer legal from the new state is dropped.
 - a terminal state refuses everything.
 
 Every refusal is a :class:`connector.errors.Conflict` and leaves the entity unchanged
@@ -170,6 +171,23 @@ def acknowledge(
     return Progress(after, None, (*progress.history, step))
 
 
+def awaits_acknowledgement(
+    table: TransitionTable[S, E], progress: Progress[S, E], event: E, *, role: Role
+) -> bool:
+    """Whether ``event`` from the counterpart (of this side, playing ``role``) is legal only
+    once our pending message has taken effect — what :func:`receive` would take as an implied
+    acknowledgement of the pending message."""
+    sender = role.other
+    pending = progress.pending
+    if pending is None or table.allows(progress.state, event, sender):
+        return False
+    if progress.state is not None and progress.state in table.terminal:
+        return False
+    if not table.allows(progress.state, pending, role):
+        return False
+    return table.allows(table.target(progress.state, pending, role), event, sender)
+
+
 def receive(
     table: TransitionTable[S, E],
     progress: Progress[S, E],
@@ -181,15 +199,16 @@ def receive(
     """The counterpart (of this side, playing ``role``) sent ``event``; apply it or refuse."""
     sender = role.other
     current = progress
-    if (
-        not table.allows(current.state, event, sender)
-        and current.pending is not None
-        and (current.state is None or current.state not in table.terminal)
-        and table.allows(current.state, current.pending, role)
+    pending = current.pending
+    if pending is not None and (
+        (current.state is None and table.allows(None, pending, role))
+        or awaits_acknowledgement(table, current, event, role=role)
     ):
-        implied = table.target(current.state, current.pending, role)
-        if table.allows(implied, event, sender):
-            current = acknowledge(table, current, current.pending, role=role, at=at)
+        # Our first message is the only way the counterpart can know this process: whatever it
+        # sends on it proves that message arrived (e.g. the provider's offer overtaking its own
+        # 201 to our request — else the offer would be taken as a provider's *initial* offer and
+        # the late acknowledgement would move the negotiation back to REQUESTED).
+        current = acknowledge(table, current, pending, role=role, at=at)
     after = table.target(current.state, event, sender)
     pending = current.pending
     if pending is not None and not table.allows(after, pending, role):

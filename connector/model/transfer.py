@@ -154,6 +154,13 @@ class Transfer:
             return False
         return True
 
+    def awaits_acknowledgement(self, event: TransferEvent) -> bool:
+        """Whether ``event`` from the counterpart is legal only once our pending message has
+        taken effect (see :func:`connector.model.process.awaits_acknowledgement`)."""
+        return process.awaits_acknowledgement(
+            TRANSFER_TRANSITIONS, self._progress, event, role=self.role
+        )
+
     def send(self, event: TransferEvent, *, data_address: DataAddress | None = None) -> Transfer:
         """This side sends ``event``: it becomes pending; the state waits for the ack."""
         moved = process.send(

@@ -82,8 +82,19 @@ def build_controlplane(
     catalog_store = SqlCatalogStore(engine, clock)
     guard = OutboundGuard.from_allowlist(settings.allow_private_addresses)
     http = GuardedJsonClient(guard, timeout_seconds=settings.http_timeout_seconds)
-    negotiations = Negotiations(store, clock, catalog_store, own_did=own_did, callback_url=base)
-    transfers = Transfers(store, clock, catalog_store, issuer, own_did=own_did, callback_url=base)
+    queries = SqlProcessQueries(engine)
+    negotiations = Negotiations(
+        store, clock, catalog_store, own_did=own_did, callback_url=base, read=queries.negotiation
+    )
+    transfers = Transfers(
+        store,
+        clock,
+        catalog_store,
+        issuer,
+        own_did=own_did,
+        callback_url=base,
+        read=queries.transfer,
+    )
     runner = Runner(
         SqlOutbox(engine),
         http,
@@ -96,7 +107,7 @@ def build_controlplane(
     return ControlPlane(
         store=store,
         catalog_store=catalog_store,
-        queries=SqlProcessQueries(engine),
+        queries=queries,
         catalogue=Catalogue(catalog_store, clock, participant_id=own_did, dsp_url=base),
         listings=Listings(catalog_store),
         negotiations=negotiations,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from connector.controlplane.negotiations import Negotiations
 from connector.controlplane.ports import CredentialFact
 from connector.dsp import negotiation as wn
 from connector.dsp.conversion import message_offer
@@ -267,3 +268,254 @@ def test_manual_mode_records_the_decision_and_agree_needs_a_permit(plane: Plane)
     assert permitted.check.permitted
     agreed = plane.negotiations.act(permitted.id, "agree")
     assert agreed.pending is NegotiationEvent.AGREE
+
+
+def _offered(plane: Plane, offer: Offer, consumer_pid: str) -> str:
+    """A negotiation the provider's operator has answered with an offer (acknowledged)."""
+    n = plane.negotiations.requested(
+        caller(), _request(offer, consumer_pid), facts_of(), visible=_visible(plane)
+    )
+    plane.negotiations.act(n.id, "offer", offer=offer)
+    leased = plane.outbox.lease("t", plane.clock.now().timestamp())
+    (message,) = [m for m in leased if m.process_id == n.id]
+    assert message.id is not None
+    plane.negotiations.acknowledged(message.id, message.event, n.id, None)
+    offered = plane.queries.negotiation(n.id)
+    assert offered is not None and offered.state is NegotiationState.OFFERED
+    return n.id
+
+
+def _counter(offer: Offer, consumer_pid: str, provider_pid: str) -> wn.ContractRequestMessage:
+    return wn.ContractRequestMessage(
+        consumer_pid=consumer_pid, provider_pid=provider_pid, offer=message_offer(offer)
+    )
+
+
+def test_a_counter_request_with_other_terms_is_taken_but_never_agreed_alone(plane: Plane) -> None:
+    """DSP (and the TCK's CN:01-02): a consumer may answer an offer with a counter-request of
+    its own terms; the provider takes it (REQUESTED, 200) but does not agree to it by itself."""
+    offer = dataset(plane, negotiation="manual").offers[0]
+    pid = _offered(plane, offer, "urn:uuid:c1")
+    other_terms = Offer("urn:uuid:counter", offer.target, {"permission": [{"action": "use"}]})
+    countered = plane.negotiations.requested(
+        caller(),
+        _counter(other_terms, "urn:uuid:c1", pid),
+        facts_of(),
+        visible=_visible(plane),
+        pid=pid,
+    )
+    assert (countered.state, countered.pending) == (NegotiationState.REQUESTED, None)
+    assert countered.offer is not None and countered.offer.id == "urn:uuid:counter"
+    assert countered.check is not None and not countered.check.permitted
+    with pytest.raises(Conflict) as refused:
+        plane.negotiations.act(pid, "agree")
+    assert refused.value.reason == "policy_denied"
+    assert plane.negotiations.act(pid, "terminate").pending is NegotiationEvent.TERMINATE
+
+    # the same offer id with altered rules is the consumer's proposal too; another dataset
+    # is refused (400, nothing changes)
+    altered = Offer(offer.id, offer.target, {"permission": [{"action": "distribute"}]})
+    pid2 = _offered(plane, offer, "urn:uuid:c2")
+    elsewhere = Offer(offer.id, "another-dataset", offer.policy)
+    with pytest.raises(Invalid) as wrong:
+        plane.negotiations.requested(
+            caller(),
+            _counter(elsewhere, "urn:uuid:c2", pid2),
+            facts_of(),
+            visible=_visible(plane),
+            pid=pid2,
+        )
+    assert wrong.value.reason == "offer_modified"
+    taken = plane.negotiations.requested(
+        caller(),
+        _counter(altered, "urn:uuid:c2", pid2),
+        facts_of(),
+        visible=_visible(plane),
+        pid=pid2,
+    )
+    assert taken.check is not None and not taken.check.permitted
+
+
+def test_an_auto_provider_terminates_a_counter_request_with_other_terms(plane: Plane) -> None:
+    offer = dataset(plane).offers[0]
+    n = plane.negotiations.requested(caller(), _request(offer), facts_of(), visible=_visible(plane))
+    (agreement,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert agreement.id is not None
+    plane.negotiations.refused(agreement.id, n.id)  # the consumer refused the agreement
+    plane.negotiations.act(n.id, "offer", offer=offer)
+    (offered,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert offered.id is not None
+    plane.negotiations.acknowledged(offered.id, offered.event, n.id, None)
+    other_terms = Offer("urn:uuid:counter", offer.target, {"permission": [{"action": "use"}]})
+    countered = plane.negotiations.requested(
+        caller(),
+        _counter(other_terms, "urn:uuid:c1", n.id),
+        facts_of(),
+        visible=_visible(plane),
+        pid=n.id,
+    )
+    assert (countered.state, countered.pending) == (
+        NegotiationState.REQUESTED,
+        NegotiationEvent.TERMINATE,
+    )
+    (termination,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert "counter-offer" in termination.body["reason"][0]
+
+
+def _agreed_consumer(plane: Plane, negotiations: Negotiations) -> tuple[str, int]:
+    """A consumer negotiation that received the provider's agreement: its automatic
+    verification is pending; returns ``(pid, outbox id of the verification)``."""
+    offer = Offer("urn:uuid:o1", "remote-ds", {"permission": [{"action": "use"}]})
+    n = negotiations.start(counterparty_address=CALLBACK, counterparty_id=PARTNER, offer=offer)
+    (request,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert request.id is not None
+    negotiations.acknowledged(request.id, request.event, n.id, {"providerPid": "urn:uuid:p1"})
+    agreement = wn.ContractAgreementMessage.model_validate(
+        {
+            "providerPid": "urn:uuid:p1",
+            "consumerPid": n.id,
+            "agreement": {
+                "@id": "urn:uuid:a1",
+                "@type": "Agreement",
+                "target": "remote-ds",
+                "assigner": PARTNER,
+                "assignee": US,
+                "timestamp": "2026-03-01T08:00:00Z",
+                "permission": [{"action": "use"}],
+            },
+        }
+    )
+    agreed = negotiations.agreed(caller(), n.id, agreement)
+    assert (agreed.state, agreed.pending) == (NegotiationState.AGREED, NegotiationEvent.VERIFY)
+    (verification,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert verification.id is not None
+    return n.id, verification.id
+
+
+def _finalized(pid: str) -> wn.ContractNegotiationEventMessage:
+    return wn.ContractNegotiationEventMessage(
+        provider_pid="urn:uuid:p1", consumer_pid=pid, event_type="FINALIZED"
+    )
+
+
+def _with_sleep(plane: Plane, sleep: Any, polls: int = 200) -> Negotiations:
+    return Negotiations(
+        plane.store,
+        plane.clock,
+        plane.catalog,
+        own_did=US,
+        callback_url="https://us/api/dsp",
+        settle_polls=polls,
+        sleep=sleep,
+    )
+
+
+def test_a_message_that_needs_our_pending_one_waits_for_its_refusal(plane: Plane) -> None:
+    """The TCK's CN_C:03-06: the provider refuses our verification (404) and sends FINALIZED;
+    the FINALIZED waits for the refusal to be recorded and is then illegal (the negotiation
+    stays AGREED), instead of being taken as an implied acknowledgement."""
+    outcome: list[int] = []
+
+    def refusal_lands(_: float) -> None:
+        if not outcome:
+            outcome.append(1)
+            negotiations.refused(verification_id, pid)
+
+    negotiations = _with_sleep(plane, refusal_lands)
+    pid, verification_id = _agreed_consumer(plane, negotiations)
+    with pytest.raises(Conflict):
+        negotiations.event(caller(), pid, _finalized(pid), facts_of())
+    stored = plane.queries.negotiation(pid)
+    assert stored is not None and (stored.state, stored.pending) == (NegotiationState.AGREED, None)
+
+
+def test_a_message_that_needs_our_pending_one_waits_for_its_acknowledgement(
+    plane: Plane,
+) -> None:
+    """Our verification's answer is still on its way when the FINALIZED arrives: it waits for
+    the acknowledgement and is then legal; past the bound it is the implied acknowledgement."""
+    acked: list[int] = []
+
+    def ack_lands(_: float) -> None:
+        if not acked:
+            acked.append(1)
+            negotiations.acknowledged(
+                verification_id, "ContractAgreementVerificationMessage", pid, None
+            )
+
+    negotiations = _with_sleep(plane, ack_lands)
+    pid, verification_id = _agreed_consumer(plane, negotiations)
+    done = negotiations.event(caller(), pid, _finalized(pid), facts_of())
+    assert done.state is NegotiationState.FINALIZED
+    assert [s.after for s in done.history][-2:] == [
+        NegotiationState.VERIFIED,
+        NegotiationState.FINALIZED,
+    ]
+
+    naps: list[float] = []
+    patient = _with_sleep(plane, naps.append, polls=3)
+    pid2, _ = _agreed_consumer(plane, patient)
+    implied = patient.event(caller(), pid2, _finalized(pid2), facts_of())
+    assert implied.state is NegotiationState.FINALIZED and len(naps) == 3
+    # a stranger's message on our pid does not wait at all
+    naps.clear()
+    pid3, _ = _agreed_consumer(plane, patient)
+    with pytest.raises(NotFound):
+        patient.event(caller(STRANGER), pid3, _finalized(pid3), facts_of())
+    assert naps == []
+
+
+def test_an_empty_array_in_a_requested_offer_changes_nothing(plane: Plane) -> None:
+    """The Eclipse DSP TCK requests offers with ``"constraints": []`` in each permission: an
+    empty JSON-LD array states nothing, so the offer is the published one; a non-empty
+    addition still changes it."""
+    offer = dataset(plane).offers[0]
+    wire = message_offer(offer).model_dump(by_alias=True, exclude_none=True, mode="json")
+    tck = {**wire, "permission": [{"action": "use", "constraints": []}]}
+    n = plane.negotiations.requested(
+        caller(),
+        wn.ContractRequestMessage.model_validate(
+            {"consumerPid": "urn:uuid:c1", "offer": tck, "callbackAddress": CALLBACK}
+        ),
+        facts_of(),
+        visible=_visible(plane),
+    )
+    assert n.pending is NegotiationEvent.AGREE
+    more = {**wire, "permission": [{"action": "use", "constraints": [{"x": 1}]}]}
+    with pytest.raises(Invalid) as refused:
+        plane.negotiations.requested(
+            caller(),
+            wn.ContractRequestMessage.model_validate(
+                {"consumerPid": "urn:uuid:c2", "offer": more, "callbackAddress": CALLBACK}
+            ),
+            facts_of(),
+            visible=_visible(plane),
+        )
+    assert refused.value.reason == "offer_modified"
+
+
+def test_an_offer_overtaking_the_ack_of_our_request_answers_it(plane: Plane) -> None:
+    """The TCK's provider offers as soon as it has answered our request: the offer can arrive
+    before its 201. It answers our request (the provider can only know our pid from it), it is
+    not a provider's initial offer; the late acknowledgement changes nothing."""
+    offer = Offer("urn:uuid:o1", "remote-ds", {"permission": [{"action": "use"}]})
+    n = plane.negotiations.start(
+        counterparty_address=CALLBACK, counterparty_id=PARTNER, offer=offer
+    )
+    (request,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert request.id is not None
+    offered = plane.negotiations.offered(
+        caller(),
+        wn.ContractOfferMessage(
+            provider_pid="urn:uuid:p1", consumer_pid=n.id, offer=message_offer(offer)
+        ),
+        pid=n.id,
+    )
+    assert (offered.state, offered.pending) == (NegotiationState.OFFERED, None)
+    plane.negotiations.acknowledged(request.id, request.event, n.id, {"providerPid": "urn:uuid:p1"})
+    stored = plane.queries.negotiation(n.id)
+    assert stored is not None and stored.state is NegotiationState.OFFERED
+    assert [s.after for s in stored.history] == [
+        NegotiationState.REQUESTED,
+        NegotiationState.OFFERED,
+    ]

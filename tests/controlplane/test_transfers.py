@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from connector.controlplane.transfers import Transfers
 from connector.dsp import transfer as wt
 from connector.errors import Conflict, Invalid, NotFound
 from connector.model.contract import Agreement
@@ -199,3 +200,48 @@ def test_a_request_acknowledges_a_finalized_event_not_yet_acknowledged(plane: Pl
         plane.transfers.requested(
             caller(STRANGER), _request(verified.agreement.id, "urn:uuid:t10"), facts_of(STRANGER)
         )
+
+
+def test_a_message_that_needs_our_pending_one_waits_for_its_outcome(plane: Plane) -> None:
+    """Our suspension is pending when the provider's start (a resume) arrives: legal only once
+    the suspension took effect. It waits for the outcome: the provider refused the suspension,
+    so the start is illegal (the transfer stays STARTED) instead of an implied acknowledgement."""
+    landed: list[int] = []
+
+    def refusal_lands(_: float) -> None:
+        if not landed:
+            landed.append(1)
+            transfers.refused(suspension_id, pid)
+
+    transfers = Transfers(
+        plane.store,
+        plane.clock,
+        plane.catalog,
+        None,
+        own_did=US,
+        callback_url="https://us/api/dsp",
+        sleep=refusal_lands,
+    )
+    mine = transfers.request(
+        counterparty_address=CALLBACK,
+        counterparty_id=PARTNER,
+        agreement_id=_own_agreement(plane).id,
+        format="HttpData-PULL",
+        destination=None,
+    )
+    pid = mine.id
+    (request,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert request.id is not None
+    transfers.acknowledged(request.id, request.event, pid, {"providerPid": "urn:uuid:p1"})
+    start = wt.TransferStartMessage(provider_pid="urn:uuid:p1", consumer_pid=pid)
+    started = transfers.received(caller(), pid, start, TransferEvent.START, facts_of())
+    assert started.state is TransferState.STARTED
+    transfers.act(pid, "suspend")
+    (suspension,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+    assert suspension.id is not None
+    suspension_id = suspension.id
+    with pytest.raises(Conflict):
+        transfers.received(caller(), pid, start, TransferEvent.START, facts_of())
+    stored = plane.queries.transfer(pid)
+    assert stored is not None and (stored.state, stored.pending) == (TransferState.STARTED, None)
+    assert landed == [1]
