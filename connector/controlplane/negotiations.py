@@ -110,10 +110,12 @@ class Negotiations:
         ids: Callable[[], str] = new_pid,
         settle_polls: int = SETTLE_POLLS,
         sleep: Sleep = time.sleep,
-        read: Callable[[str], Negotiation | None] | None = None,
+        in_delivery: Callable[[str], bool] | None = None,
     ) -> None:
-        """``read``: a negotiation by pid without taking the write lock (the waits of
-        :mod:`connector.controlplane.settling` poll it; default: a store transaction)."""
+        """``in_delivery(pid)``: whether our message on that negotiation is being delivered right
+        now (its outcome is imminent), read without the write lock — what the waits of
+        :mod:`connector.controlplane.settling` poll; a message waiting for a later retry is not
+        waited for. Default: the negotiation read in a store transaction."""
         self._store = store
         self._clock = clock
         self._policies = policies
@@ -122,7 +124,7 @@ class Negotiations:
         self._ids = ids
         self._settle_polls = settle_polls
         self._sleep = sleep
-        self._read = read
+        self._in_delivery = in_delivery
 
     # helpers -----------------------------------------------------------------------------------
 
@@ -157,11 +159,10 @@ class Negotiations:
             pass
 
         def awaiting() -> bool:
-            if self._read is not None:
-                n = self._read(pid)
-            else:
-                with self._store.transaction() as tx:
-                    n = tx.negotiation(pid)
+            if self._in_delivery is not None:
+                return self._in_delivery(pid)
+            with self._store.transaction() as tx:
+                n = tx.negotiation(pid)
             return n is not None and n.awaits_acknowledgement(event)
 
         settle(awaiting, polls=self._settle_polls, sleep=self._sleep)

@@ -88,10 +88,12 @@ class Transfers:
         ids: Callable[[], str] = new_pid,
         settle_polls: int = SETTLE_POLLS,
         sleep: Sleep = time.sleep,
-        read: Callable[[str], Transfer | None] | None = None,
+        in_delivery: Callable[[str], bool] | None = None,
     ) -> None:
-        """``read``: a transfer by pid without taking the write lock (the waits of
-        :mod:`connector.controlplane.settling` poll it; default: a store transaction)."""
+        """``in_delivery(pid)``: whether our message on that transfer is being delivered right
+        now (its outcome is imminent), read without the write lock — what the waits of
+        :mod:`connector.controlplane.settling` poll; a message waiting for a later retry is not
+        waited for. Default: the transfer read in a store transaction."""
         self._store = store
         self._clock = clock
         self._policies = policies
@@ -101,7 +103,7 @@ class Transfers:
         self._ids = ids
         self._settle_polls = settle_polls
         self._sleep = sleep
-        self._read = read
+        self._in_delivery = in_delivery
 
     # helpers -----------------------------------------------------------------------------------
 
@@ -133,11 +135,10 @@ class Transfers:
             pass
 
         def awaiting() -> bool:
-            if self._read is not None:
-                t = self._read(pid)
-            else:
-                with self._store.transaction() as tx:
-                    t = tx.transfer(pid)
+            if self._in_delivery is not None:
+                return self._in_delivery(pid)
+            with self._store.transaction() as tx:
+                t = tx.transfer(pid)
             return t is not None and t.awaits_acknowledgement(event)
 
         settle(awaiting, polls=self._settle_polls, sleep=self._sleep)

@@ -67,6 +67,18 @@ class SqlOutbox:
             ).scalar()
         return None if value is None else float(value)
 
+    def in_delivery(self, kind: str, pid: str, now: float) -> bool:
+        """Whether a message of process ``pid`` is being delivered now (pending and leased:
+        its outcome is imminent), read without the write lock (one indexed row)."""
+        with self.engine.connect() as conn:
+            row = run(
+                conn,
+                "SELECT 1 FROM cp_outbox WHERE process_kind = :k AND process_id = :p"
+                " AND status = 'pending' AND lease_until > :now",
+                {"k": kind, "p": pid, "now": now},
+            ).first()
+        return row is not None
+
     def pending_count(self) -> int:
         """How many messages wait for delivery."""
         with self.engine.connect() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import tomllib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,8 +84,18 @@ def build_controlplane(
     guard = OutboundGuard.from_allowlist(settings.allow_private_addresses)
     http = GuardedJsonClient(guard, timeout_seconds=settings.http_timeout_seconds)
     queries = SqlProcessQueries(engine)
+    outbox = SqlOutbox(engine)
+
+    def delivering(kind: str) -> Callable[[str], bool]:
+        return lambda pid: outbox.in_delivery(kind, pid, clock.now().timestamp())
+
     negotiations = Negotiations(
-        store, clock, catalog_store, own_did=own_did, callback_url=base, read=queries.negotiation
+        store,
+        clock,
+        catalog_store,
+        own_did=own_did,
+        callback_url=base,
+        in_delivery=delivering("negotiation"),
     )
     transfers = Transfers(
         store,
@@ -93,10 +104,10 @@ def build_controlplane(
         issuer,
         own_did=own_did,
         callback_url=base,
-        read=queries.transfer,
+        in_delivery=delivering("transfer"),
     )
     runner = Runner(
-        SqlOutbox(engine),
+        outbox,
         http,
         tokens,
         {"negotiation": negotiations, "transfer": transfers},

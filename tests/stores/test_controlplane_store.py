@@ -299,6 +299,28 @@ def test_management_lists_read_newest_first_without_sorting(engine: Engine) -> N
             assert "TEMP B-TREE" not in plan, (sql, plan)
 
 
+def test_a_message_is_in_delivery_while_leased_and_pending(engine: Engine) -> None:
+    store = SqlControlPlaneStore(engine, FixedClock(NOW), owner="replica-a", lease_seconds=30)
+    outbox = SqlOutbox(engine)
+    now = NOW.timestamp()
+    with store.transaction() as tx:
+        tx.enqueue(_message("urn:uuid:x"))
+    message = outbox.lease("replica-b", now + 31)[0]  # a's lease ran out
+    assert message.process_id == "urn:uuid:x"
+    assert outbox.in_delivery("negotiation", "urn:uuid:x", now + 32)
+    assert not outbox.in_delivery("negotiation", "urn:uuid:y", now + 32)
+    assert not outbox.in_delivery("transfer", "urn:uuid:x", now + 32)
+    assert message.id is not None
+    outbox.retry(message.id, now + 100, "HTTP 503")  # waits for a later attempt: not in delivery
+    assert not outbox.in_delivery("negotiation", "urn:uuid:x", now + 32)
+    again = outbox.lease("replica-b", now + 100)[0]
+    assert outbox.in_delivery("negotiation", "urn:uuid:x", now + 101)
+    assert again.id is not None
+    with store.transaction() as tx:
+        assert tx.outbox_done(again.id)
+    assert not outbox.in_delivery("negotiation", "urn:uuid:x", now + 101)
+
+
 def test_policy_versions_are_immutable(engine: Engine) -> None:
     catalog = SqlCatalogStore(engine, FixedClock(NOW))
     body = {"uid": "urn:p", "permission": [{"action": "use"}]}
