@@ -23,8 +23,9 @@ reason                         meaning
 ``bad_key``                    a malformed key
 =============================  ================================================================
 
-Fetch failures and invalid documents are cached for ``negative_ttl_seconds`` (a hostile token
-cannot make us hammer a host); valid documents for ``ttl_seconds``; pinned documents (our own
+Invalid documents are cached for ``negative_ttl_seconds`` (a hostile token cannot make us
+hammer a host), a host that could not be reached (``did_unavailable``, usually passing) for
+``unavailable_ttl_seconds``; valid documents for ``ttl_seconds``; pinned documents (our own
 DID, tests) never expire and are never fetched. Time comes from the injected :class:`Clock`.
 """
 
@@ -325,6 +326,7 @@ class DidResolver:
         allow_http: bool = False,
         ttl_seconds: float = 300.0,
         negative_ttl_seconds: float = 30.0,
+        unavailable_ttl_seconds: float = 5.0,
         max_entries: int = 1024,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
         pinned: Iterable[Mapping[str, Any]] = (),
@@ -334,6 +336,7 @@ class DidResolver:
         self._allow_http = allow_http
         self._ttl = ttl_seconds
         self._negative_ttl = negative_ttl_seconds
+        self._unavailable_ttl = min(unavailable_ttl_seconds, negative_ttl_seconds)
         self._max_entries = max_entries
         self._max_bytes = max_document_bytes
         self._pinned: dict[str, DidDocument] = {}
@@ -375,7 +378,8 @@ class DidResolver:
             result = self._load(did)
             ttl = self._ttl
         except VerificationFailed as exc:
-            result, ttl = exc, self._negative_ttl
+            transient = exc.reason == "did_unavailable"
+            result, ttl = exc, self._unavailable_ttl if transient else self._negative_ttl
         if ttl > 0:
             with self._lock:
                 loaded = self._clock.monotonic()

@@ -2,7 +2,9 @@
 
 The precise reason of a refusal goes to the audit trail (``auth.failed``) and the log; the
 caller gets a generic 401 (reason ``invalid_token``), so a probe learns nothing about which
-check failed.
+check failed — except when the caller's own DID host could not be reached: that is passing
+(the caller's host may be starting), so the answer is 503 and a DSP sender retries instead of
+giving its process up.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import structlog
 
 from connector.audit.vocabulary import EventType, Result
 from connector.controlplane.ports import Caller
-from connector.errors import Unauthorized
+from connector.errors import Unauthorized, Unavailable
 from connector.web.runtime import Runtime
 
 log = structlog.get_logger("connector.web")
@@ -30,4 +32,9 @@ def authenticate_participant(runtime: Runtime, authorization: str | None, surfac
                 result=Result.DENIED,
                 details={"reason": exc.reason, "surface": surface},
             )
+        if exc.reason == "did_unavailable":  # their host did not answer: passing, not a refusal
+            raise Unavailable(
+                "the caller's DID document cannot be fetched now; try again later",
+                reason="did_unavailable",
+            ) from exc
         raise Unauthorized("authentication failed", reason="invalid_token") from exc

@@ -335,6 +335,8 @@ def test_cache_ttl_is_driven_by_the_clock(document: dict[str, Any]) -> None:
 
 
 def test_failures_are_cached_briefly(document: dict[str, Any]) -> None:
+    """An unreachable host is asked again after a few seconds (it is usually starting or
+    passing trouble); an invalid document only after the longer negative TTL."""
     clock = FixedClock()
     fetcher = DictFetcher({URL: Unavailable("down")})
     resolver = DidResolver(clock, fetcher, ttl_seconds=300, negative_ttl_seconds=30)
@@ -343,10 +345,19 @@ def test_failures_are_cached_briefly(document: dict[str, Any]) -> None:
             resolver.resolve(DID)
         assert reason(info) == "did_unavailable"
     assert len(fetcher.calls) == 1
+    fetcher.responses[URL] = b"[]"
+    clock.advance(6)
+    with pytest.raises(VerificationFailed) as info:
+        resolver.resolve(DID)
+    assert reason(info) == "bad_did_document" and len(fetcher.calls) == 2
     fetcher.responses[URL] = json.dumps(document).encode()
-    clock.advance(31)
-    assert resolver.resolve(DID).did == DID
+    clock.advance(29)
+    with pytest.raises(VerificationFailed):
+        resolver.resolve(DID)  # still the cached invalid document
     assert len(fetcher.calls) == 2
+    clock.advance(2)
+    assert resolver.resolve(DID).did == DID
+    assert len(fetcher.calls) == 3
 
 
 def test_cache_is_bounded(document: dict[str, Any]) -> None:

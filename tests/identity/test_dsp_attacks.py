@@ -141,3 +141,27 @@ def test_a_replayed_token_is_refused(app: tuple[TestClient, KeySet]) -> None:
     assert again.status_code == 401
     assert _audited_reasons(client) == ["replayed_jti"]
     assert client.get("/api/management/negotiations", headers=KEY).json() == []
+
+
+def test_an_unreachable_did_host_is_a_passing_failure(tmp_path: Path) -> None:
+    """The caller's DID host does not answer (it may be starting): 503, so a DSP sender retries
+    instead of giving its process up; the audit trail still records the failed attempt."""
+    import socket
+
+    settings = make_settings(
+        tmp_path, port=8181, allow_insecure_did_web=True, allow_private_addresses=["127.0.0.1"]
+    )
+    client = TestClient(create_app(settings))
+    with socket.socket() as closed:  # bound, not listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        remote = throwaway_keyset(f"did:web:127.0.0.1%3A{closed.getsockname()[1]}")
+        own = client.get("/.well-known/did.json").json()["id"]
+        header = _signed(remote, own, iss=remote.did, sub=remote.did)
+        response = client.post(
+            "/api/dsp/negotiations/request",
+            json=CONTRACT_REQUEST,
+            headers={"Authorization": header},
+        )
+    assert response.status_code == 503, response.text
+    assert _audited_reasons(client) == ["did_unavailable"]
+    assert client.get("/api/management/negotiations", headers=KEY).json() == []
