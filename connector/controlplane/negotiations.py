@@ -38,7 +38,7 @@ from connector.controlplane.outbound import (
 )
 from connector.controlplane.policies import PolicyVersion
 from connector.controlplane.ports import Caller, ControlPlaneStore, Facts, StoreTx
-from connector.controlplane.settling import SETTLE_POLLS, Sleep, settle
+from connector.controlplane.settling import SETTLE_POLLS, Sleep, Unsettled, settled
 from connector.dsp import negotiation as wn
 from connector.dsp import policy as wp
 from connector.dsp.conversion import agreement_from_wire, catalog_offer, offer_from_wire
@@ -54,11 +54,6 @@ from connector.model.negotiation import (
 from connector.model.process import Role
 
 FactsSource = Callable[[], Facts]
-
-
-class _Unsettled(Exception):
-    """Internal: the message depends on our pending message, whose outcome is not known yet
-    (raised inside the transaction, which is rolled back)."""
 
 
 class PolicyLookup(Protocol):
@@ -149,14 +144,9 @@ class Negotiations:
         event: NegotiationEvent,
         apply: Callable[[NegotiationEvent | None], Negotiation],
     ) -> Negotiation:
-        """Run ``apply`` (the use case's transaction) for the caller's ``event``; if ``event``
-        depends on our pending message (``apply`` raises :class:`_Unsettled`), first wait for
-        that message's outcome (see :mod:`connector.controlplane.settling`), then run it again
-        with the entity's rules as they are. The usual case costs nothing extra."""
-        try:
-            return apply(event)
-        except _Unsettled:
-            pass
+        """Run ``apply`` for the counterpart's ``event``, waiting for the outcome of our pending
+        message first if ``event`` depends on it (:func:`connector.controlplane.settling.
+        settled`)."""
 
         def awaiting() -> bool:
             if self._in_delivery is not None:
@@ -165,8 +155,7 @@ class Negotiations:
                 n = tx.negotiation(pid)
             return n is not None and n.awaits_acknowledgement(event)
 
-        settle(awaiting, polls=self._settle_polls, sleep=self._sleep)
-        return apply(None)
+        return settled(apply, event, awaiting, polls=self._settle_polls, sleep=self._sleep)
 
     def _save(self, tx: StoreTx, n: Negotiation) -> None:
         tx.save_negotiation(n)
@@ -176,13 +165,13 @@ class Negotiations:
     def _owned(
         self, tx: StoreTx, pid: str, caller: Caller, unsettled: NegotiationEvent | None = None
     ) -> Negotiation:
-        """The caller's negotiation ``pid``; :class:`_Unsettled` if ``unsettled`` (the event
+        """The caller's negotiation ``pid``; :class:`Unsettled` if ``unsettled`` (the event
         being received) depends on our pending message."""
         n = tx.negotiation(pid)
         if n is None or n.counterparty_id != caller.did:
             raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
         if unsettled is not None and n.awaits_acknowledgement(unsettled):
-            raise _Unsettled
+            raise Unsettled
         return n
 
     def _pids(self, n: Negotiation, consumer_pid: str, provider_pid: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 SETTLE_POLLS = 200
 SETTLE_INTERVAL = 0.005
@@ -24,6 +25,14 @@ that is merely on its way (the usual case between two fast connectors) costs wel
 millisecond more; at most ``SETTLE_POLLS`` naps, about 1 s, in all."""
 
 Sleep = Callable[[float], None]
+E = TypeVar("E")
+R = TypeVar("R")
+
+
+class Unsettled(Exception):
+    """Raised inside a use case's transaction (which is rolled back): the counterpart's message
+    depends on our pending message, whose outcome is not known yet."""
+
 
 MAX_WAITING = 4
 """Most messages waiting at once (per process): a counterpart that keeps our message retrying
@@ -48,3 +57,23 @@ def settle(
             nap = min(SETTLE_INTERVAL, nap * 2)
     finally:
         _WAITING.release()
+
+
+def settled(
+    apply: Callable[[E | None], R],
+    event: E,
+    awaiting: Callable[[], bool],
+    *,
+    polls: int = SETTLE_POLLS,
+    sleep: Sleep = time.sleep,
+) -> R:
+    """Run ``apply(event)`` (a use case's transaction for the counterpart's ``event``); if it
+    raises :class:`Unsettled`, wait (:func:`settle` on ``awaiting``) for our pending message's
+    outcome, then run ``apply(None)``: the entity's rules on the state found. The usual case
+    costs nothing extra."""
+    try:
+        return apply(event)
+    except Unsettled:
+        pass
+    settle(awaiting, polls=polls, sleep=sleep)
+    return apply(None)

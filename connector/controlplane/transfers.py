@@ -32,7 +32,7 @@ from connector.controlplane.ports import (
     Facts,
     StoreTx,
 )
-from connector.controlplane.settling import SETTLE_POLLS, Sleep, settle
+from connector.controlplane.settling import SETTLE_POLLS, Sleep, Unsettled, settled
 from connector.dsp import transfer as wt
 from connector.dsp.conversion import data_address_from_wire
 from connector.errors import Conflict, Invalid, NotFound
@@ -43,11 +43,6 @@ from connector.model.process import Role
 from connector.model.transfer import DataAddress, Transfer, TransferEvent, TransferState
 
 R = TypeVar("R")
-
-
-class _Unsettled(Exception):
-    """Internal: the message depends on our pending message, whose outcome is not known yet
-    (raised inside the transaction, which is rolled back)."""
 
 
 _STOPS = {
@@ -125,14 +120,9 @@ class Transfers:
     def _settled(
         self, pid: str, event: TransferEvent, apply: Callable[[TransferEvent | None], R]
     ) -> R:
-        """Run ``apply`` (the use case's transaction) for the counterpart's ``event``; if
-        ``event`` depends on our pending message (``apply`` raises :class:`_Unsettled`), first
-        wait for that message's outcome (see :mod:`connector.controlplane.settling`), then run
-        it again with the entity's rules as they are. The usual case costs nothing extra."""
-        try:
-            return apply(event)
-        except _Unsettled:
-            pass
+        """Run ``apply`` for the counterpart's ``event``, waiting for the outcome of our pending
+        message first if ``event`` depends on it (:func:`connector.controlplane.settling.
+        settled`)."""
 
         def awaiting() -> bool:
             if self._in_delivery is not None:
@@ -141,19 +131,18 @@ class Transfers:
                 t = tx.transfer(pid)
             return t is not None and t.awaits_acknowledgement(event)
 
-        settle(awaiting, polls=self._settle_polls, sleep=self._sleep)
-        return apply(None)
+        return settled(apply, event, awaiting, polls=self._settle_polls, sleep=self._sleep)
 
     def _owned(
         self, tx: StoreTx, pid: str, caller: Caller, unsettled: TransferEvent | None = None
     ) -> Transfer:
-        """The caller's transfer ``pid``; :class:`_Unsettled` if ``unsettled`` (the event being
+        """The caller's transfer ``pid``; :class:`Unsettled` if ``unsettled`` (the event being
         received) depends on our pending message."""
         t = tx.transfer(pid)
         if t is None or t.counterparty_id != caller.did:
             raise NotFound(f"transfer {pid} not found", reason="unknown_process")
         if unsettled is not None and t.awaits_acknowledgement(unsettled):
-            raise _Unsettled
+            raise Unsettled
         return t
 
     def _pids(self, t: Transfer, consumer_pid: str, provider_pid: str) -> str:

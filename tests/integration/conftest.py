@@ -48,6 +48,41 @@ def connector_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     return env
 
 
+def launch(data_dir: Path, port: int, log_path: Path, env: dict[str, str]) -> ConnectorProcess:
+    """``connector serve`` with ``env``, once it answers ``/readyz`` (output to ``log_path``)."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "connector.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(log_path.read_text())
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return ConnectorProcess(url=url, data_dir=data_dir, process=process, env=env)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("connector did not become ready")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a connector process (kill it if it does not stop within 10 s)."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @pytest.fixture
 def start_connector(tmp_path: Path) -> Iterator[object]:
     started: list[ConnectorProcess] = []
@@ -56,35 +91,10 @@ def start_connector(tmp_path: Path) -> Iterator[object]:
         port = free_port()
         data_dir = tmp_path / name
         env = connector_env(data_dir, port, **extra)
-        with (tmp_path / f"{name}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "connector.cli", "serve"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError((tmp_path / f"{name}.log").read_text())
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            process.kill()
-            raise AssertionError("connector did not become ready")
-        handle = ConnectorProcess(url=url, data_dir=data_dir, process=process, env=env)
+        handle = launch(data_dir, port, tmp_path / f"{name}.log", env)
         started.append(handle)
         return handle
 
     yield start
     for handle in started:
-        handle.process.terminate()
-        try:
-            handle.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            handle.process.kill()
+        stop(handle.process)

@@ -5,38 +5,16 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from .conftest import ROOT, connector_env, free_port
+from .conftest import connector_env, free_port, launch
 from .dsp_helpers import ENV, add_dataset, did_of, mgmt, offer_for, wait_for
 
 
 def _serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = connector_env(data_dir, port, **ENV)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "connector.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError("connector did not become ready")
+    return launch(data_dir, port, log, connector_env(data_dir, port, **ENV)).process
 
 
 def test_a_queued_request_survives_a_crash_and_an_absent_provider(tmp_path: Path) -> None:

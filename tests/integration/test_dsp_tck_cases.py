@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -40,7 +38,7 @@ from connector.clock import SystemClock
 from connector.credentials.did_web import build_did_document, did_from_url
 from connector.identity.tokens import SelfIssuedTokenSource
 
-from .conftest import ROOT, connector_env, free_port
+from .conftest import connector_env, free_port, launch, stop
 from .dsp_helpers import ENV, add_dataset, did_of, mgmt
 from .tck_counterpart import CTX, PULL, WAIT, Partner, Schemas, Tck, handler, keyset
 
@@ -87,38 +85,13 @@ def connector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("tck")
     port = free_port()
     env = connector_env(tmp / "data", port, **ENV)
-    log_path = tmp / "connector.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "connector.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(log_path.read_text())
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError("connector did not become ready")
-        time.sleep(0.05)
+    handle = launch(tmp / "data", port, tmp / "connector.log", env)
+    url = handle.url
     add_dataset(url, "tck-auto")  # negotiation and transfer automatic
     add_dataset(url, "tck-manual", negotiation="manual", transfer="manual")
     add_dataset(url, "tck-tp-manual", transfer="manual")  # agreements automatic
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop(handle.process)
 
 
 @pytest.fixture(scope="module")
