@@ -49,9 +49,13 @@ def model(cls: type[Any], **fields: st.SearchStrategy[Any]) -> st.SearchStrategy
 ids = st.text(min_size=1, max_size=12)
 words = st.text(max_size=12)
 scalars = st.booleans() | st.integers(-1000, 1000) | words
+# Object keys written as a prefixed name or a keyword (``dcat:Dataset``, ``@id``) are JSON-LD
+# term spellings that the codec compacts by design (connector.dsp.terms), so they are not
+# generated as plain extension keys.
+plain_keys = words.filter(lambda s: ":" not in s and not s.startswith("@"))
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(words, inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(plain_keys, inner, max_size=3),
     max_leaves=6,
 )
 operators = st.sampled_from(["eq", "gt", "gteq", "lteq", "lt", "neq", "isAnyOf", "isPartOf"])

@@ -12,12 +12,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import httpx
+from dsp_vectors import load_official_schemas
 from jsonschema import validators
-from referencing import Registry, Resource
 
 from connector.credentials import keys as keymod
 from connector.identity.tokens import SelfIssuedTokenSource
@@ -52,29 +51,11 @@ SCHEMA_OF = {
 }
 
 
-def _repair_refs(node: Any) -> Any:
-    """Upstream erratum: some $refs write '#definitions/x' for '#/definitions/x'."""
-    if isinstance(node, dict):
-        return {
-            k: (v.replace("#definitions/", "#/definitions/") if k == "$ref" else _repair_refs(v))
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_repair_refs(v) for v in node]
-    return node
-
-
 class Schemas:
     """The official DSP 2025-1 JSON Schemas, by message ``@type``."""
 
-    def __init__(self, folder: Path) -> None:
-        registry: Registry = Registry()
-        self._schemas: dict[str, Any] = {}
-        for path in sorted(folder.glob("*/*-schema.json")):
-            schema = _repair_refs(json.loads(path.read_text()))
-            self._schemas[path.name] = schema
-            registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
-        self._registry = registry
+    def __init__(self) -> None:
+        self._schemas, self._registry = load_official_schemas()  # skips where they are absent
 
     def errors(self, body: Any) -> list[str]:
         """The schema errors of a DSP body (its ``@type`` names the schema)."""

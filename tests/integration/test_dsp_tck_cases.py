@@ -28,7 +28,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,7 +41,6 @@ from .conftest import connector_env, free_port, launch, stop
 from .dsp_helpers import ENV, add_dataset, did_of, mgmt
 from .tck_counterpart import CTX, PULL, WAIT, Partner, Schemas, Tck, handler, keyset
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "dsp-2025-1"
 TCK_ADDRESS = {  # the data address of the TCK's TransferStartMessage
     "@type": "DataAddress",
     "endpoint": "http://example.com",
@@ -96,9 +94,7 @@ def connector_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def schemas() -> Schemas:
-    if not VECTORS.is_dir():
-        pytest.skip(f"DSP 2025-1 vectors not found at {VECTORS} (../shared/vectors)")
-    return Schemas(VECTORS)
+    return Schemas()
 
 
 @pytest.fixture(scope="module")
