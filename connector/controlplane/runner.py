@@ -8,6 +8,11 @@ of that sleep is only the safety net for rows queued by another replica, retries
 due and leases left by a crashed replica. On start it simply leases what is due: after a crash
 nothing is lost (the decision and its message were committed together).
 
+A message decided while a counterpart's request is being answered waits until the answer is
+out (:meth:`Runner.holding`, :meth:`Runner.release`): otherwise it could overtake that answer,
+and the counterpart would get our next message before the acknowledgement of its own — which it
+has to wait for (or judge out of order).
+
 Outcome of one delivery: 2xx → the process moves (acknowledgement); a transport failure, 5xx,
 408 or 429 → retry after ``base_delay * 2**attempts`` (capped), up to ``max_attempts``; any other
 answer (the counterpart refused the message) or running out of attempts → the message is given
@@ -18,8 +23,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import structlog
@@ -85,15 +91,44 @@ class Runner:
         self._look = True
         """Whether the next round leases from the database (start, :meth:`wake`, a timeout);
         messages handed over by :meth:`accept` need no lease query."""
+        self._holds = threading.local()
 
     def wake(self) -> None:
         """Look for due messages now."""
         self._look = True
         self._event.set()
 
+    @contextmanager
+    def holding(self) -> Iterator[list[OutboxMessage]]:
+        """Messages this thread's transactions commit inside the block are collected in the
+        yielded list instead of being delivered; hand them to :meth:`release` once the
+        request being served has been answered (they are leased to this runner: if they were
+        never released, they would leave only when the lease expires)."""
+        outer = getattr(self._holds, "held", None)
+        held: list[OutboxMessage] = []
+        self._holds.held = held
+        try:
+            yield held
+        finally:
+            self._holds.held = outer
+
+    def release(self, held: list[OutboxMessage]) -> None:
+        """Deliver the messages :meth:`holding` collected (once: the list is emptied)."""
+        messages, held[:] = list(held), []
+        if messages:
+            self._deliver_now(messages)
+
     def accept(self, messages: list[OutboxMessage]) -> None:
         """Deliver messages just committed *and leased to this runner* (store listener):
-        straight to a delivery worker while the runner runs, else at its next round."""
+        straight to a delivery worker while the runner runs, else at its next round; inside
+        :meth:`holding`, once released."""
+        held = getattr(self._holds, "held", None)
+        if held is not None:
+            held.extend(messages)
+            return
+        self._deliver_now(messages)
+
+    def _deliver_now(self, messages: list[OutboxMessage]) -> None:
         pool = self._pool
         if pool is not None:
             try:

@@ -67,7 +67,10 @@ class ReplayStore(Protocol):
     def remember(self, jti: str, expires_at: dt.datetime) -> bool:
         """Record ``jti`` until ``expires_at``; ``False`` if it was already recorded (a replay).
 
-        Must be atomic across the replicas that share the store."""
+        Must be atomic across the replicas that share the store. A store may defer the record
+        to a transaction of the caller's work that follows (the SQL store inside a carpool):
+        it answers ``True`` then, and a replay fails that work with ``Unauthorized``
+        (``replayed_jti``)."""
         ...
 
 

@@ -12,6 +12,12 @@ replicas coordinate with row locks.
 transaction), with ``:name`` parameters turned into the driver's style by :func:`driver_sql`
 (``%(name)s`` for psycopg): no statement compilation or result-object set-up per call, which
 is most of a statement's cost on SQLite.
+
+:func:`carpool` and :func:`ride_along`: a small write that must commit no later than the work
+around it (a token's one-use record) joins the first write transaction the same thread opens
+on the same engine inside the block, instead of paying a transaction of its own (on SQLite
+``BEGIN IMMEDIATE``/``COMMIT``, the lock hand-over and the WAL frames cost more than the
+statement).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import os
 import re
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -123,14 +129,73 @@ def _writer(engine: Engine) -> _Writer:
     return writer
 
 
+class _Ride:
+    """A write waiting for a transaction to join (:func:`ride_along`)."""
+
+    __slots__ = ("done", "engine", "write")
+
+    def __init__(self, engine: Engine, write: Callable[[Connection], None]) -> None:
+        self.engine = engine
+        self.write = write
+        self.done = False
+
+
+_POOLS = threading.local()
+
+
+def _waiting(engine: Engine) -> list[_Ride]:
+    pools: list[list[_Ride]] = getattr(_POOLS, "stack", [])
+    return [r for pool in pools for r in pool if not r.done and r.engine is engine]
+
+
+@contextmanager
+def carpool() -> Iterator[None]:
+    """A block in which :func:`ride_along` writes of this thread join its write transactions.
+
+    A ride's write runs right after the ``BEGIN`` of the first write transaction this thread
+    opens on the ride's engine, and is done when that transaction commits. A ride still
+    waiting when the block ends — no transaction committed, or the block failed — gets a
+    transaction of its own there, also when the block raised (the write must not be lost); an
+    exception of that write then replaces the block's own (with it as context)."""
+    stack: list[list[_Ride]] = getattr(_POOLS, "stack", None) or []
+    _POOLS.stack = stack
+    pool: list[_Ride] = []
+    stack.append(pool)
+    try:
+        yield
+    finally:
+        stack.pop()
+        for ride in pool:
+            if not ride.done:
+                with write_transaction(ride.engine) as conn:
+                    ride.write(conn)
+                ride.done = True
+
+
+def ride_along(engine: Engine, write: Callable[[Connection], None]) -> bool:
+    """Let ``write`` join this thread's next write transaction on ``engine`` inside the
+    innermost open :func:`carpool`; ``False`` (nothing registered) when no carpool is open."""
+    stack: list[list[_Ride]] = getattr(_POOLS, "stack", None) or []
+    if not stack:
+        return False
+    stack[-1].append(_Ride(engine, write))
+    return True
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the write lock from its start (SQLite) or a normal one (PG).
 
-    Commits when the block ends, rolls back on any exception."""
+    Commits when the block ends, rolls back on any exception. Waiting :func:`ride_along`
+    writes of this thread on ``engine`` run first and commit or roll back with it."""
+    rides = _waiting(engine) if getattr(_POOLS, "stack", None) else []
     if engine.dialect.name != "sqlite":
         with engine.connect() as conn, conn.begin():
+            for ride in rides:
+                ride.write(conn)
             yield conn
+        for ride in rides:
+            ride.done = True
         return
     writer = _writer(engine)
     with writer.lock, writer.file_lock():
@@ -138,11 +203,15 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         raw: Any = conn.connection.driver_connection  # sqlite3, autocommit mode
         run(conn, "BEGIN IMMEDIATE")
         try:
+            for ride in rides:
+                ride.write(conn)
             yield conn
             run(conn, "COMMIT")
         except BaseException:
             _rollback(writer, raw)
             raise
+    for ride in rides:
+        ride.done = True
 
 
 def _rollback(writer: _Writer, raw: Any) -> None:

@@ -20,12 +20,14 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from connector import jsontext
 from connector.audit.vocabulary import EventType
 from connector.controlplane.catalog import CatalogPage
-from connector.controlplane.ports import Caller, Facts
+from connector.controlplane.ports import Caller, Facts, OutboxMessage
+from connector.controlplane.runner import Runner
 from connector.dsp import catalog as wc
 from connector.dsp import negotiation as wn
 from connector.dsp import transfer as wt
@@ -34,11 +36,12 @@ from connector.dsp.codec import loads, serialize
 from connector.dsp.conversion import negotiation_ack, transfer_ack
 from connector.dsp.errors import ProcessKind, error_response
 from connector.dsp.version import version_response
-from connector.errors import ConnectorError, Invalid, NotFound
+from connector.errors import ConnectorError, Invalid, NotFound, Unauthorized
 from connector.model.transfer import TransferEvent
+from connector.stores.transactions import carpool
 from connector.web.controlplane import ControlPlane
 from connector.web.direct_routes import DirectRoutes
-from connector.web.participant_auth import authenticate_participant
+from connector.web.participant_auth import authenticate_participant, refusal
 from connector.web.runtime import Runtime
 
 M = TypeVar("M", bound=RootMessage)
@@ -101,8 +104,16 @@ async def _handle(
 
         def authenticated() -> Response:
             nonlocal caller
-            caller = authenticate_participant(runtime, authorization, "dsp")
-            return work(runtime, caller, raw)
+            try:
+                # the token's one-use record commits with the work's first transaction
+                with carpool():
+                    known = caller = authenticate_participant(runtime, authorization, "dsp")
+                    return _answered_first(runtime, lambda: work(runtime, known, raw))
+            except Unauthorized as exc:
+                if exc.reason != "replayed_jti":
+                    raise
+                caller = None
+                raise refusal(runtime, exc, "dsp") from exc
 
         return await _off_loop(runtime, authenticated)
     except Exception as exc:  # every failure becomes a DSP error body
@@ -113,6 +124,28 @@ async def _handle(
         pids = await _off_loop(runtime, lambda: _pid_fields(kind, pid, runtime, caller))
         status, body = error_response(exc, kind, **pids)
         return JSONResponse(body, status_code=status)
+
+
+def _answered_first(runtime: Runtime, work: Callable[[], Response]) -> Response:
+    """Run ``work``; the messages its transactions queue leave once its answer has been sent
+    (a background task of the response), so they cannot overtake it. Should the answer never
+    be sent (the caller went away), they leave when their lease runs out."""
+    plane = runtime.controlplane
+    if plane is None:
+        return work()
+    with plane.runner.holding() as held:
+        try:
+            response = work()
+        except BaseException:
+            plane.runner.release(held)
+            raise
+    if held:
+        response.background = BackgroundTask(_release, plane.runner, held)
+    return response
+
+
+async def _release(runner: Runner, held: list[OutboxMessage]) -> None:
+    runner.release(held)  # hands them to delivery threads: no waiting on the event loop
 
 
 async def _off_loop(runtime: Runtime, call: Callable[[], T]) -> T:

@@ -13,7 +13,7 @@ import structlog
 
 from connector.audit.vocabulary import EventType, Result
 from connector.controlplane.ports import Caller
-from connector.errors import Unauthorized, Unavailable
+from connector.errors import ConnectorError, Unauthorized, Unavailable
 from connector.web.runtime import Runtime
 
 log = structlog.get_logger("connector.web")
@@ -24,17 +24,24 @@ def authenticate_participant(runtime: Runtime, authorization: str | None, surfac
     try:
         return runtime.authenticator.authenticate(authorization)
     except Unauthorized as exc:
-        log.info("participant_refused", surface=surface, reason=exc.reason, detail=exc.detail)
-        if runtime.audit is not None:
-            runtime.audit.record(
-                EventType.AUTH_FAILED,
-                actor="anonymous",
-                result=Result.DENIED,
-                details={"reason": exc.reason, "surface": surface},
-            )
-        if exc.reason == "did_unavailable":  # their host did not answer: passing, not a refusal
-            raise Unavailable(
-                "the caller's DID document cannot be fetched now; try again later",
-                reason="did_unavailable",
-            ) from exc
-        raise Unauthorized("authentication failed", reason="invalid_token") from exc
+        raise refusal(runtime, exc, surface) from exc
+
+
+def refusal(runtime: Runtime, exc: Unauthorized, surface: str) -> ConnectorError:
+    """What the caller is told about a failed authentication (``exc``: the precise reason,
+    which is logged and audited): 503 when the caller's DID host did not answer, else the
+    generic 401. Also for a replay found after the authentication (a deferred one-use check)."""
+    log.info("participant_refused", surface=surface, reason=exc.reason, detail=exc.detail)
+    if runtime.audit is not None:
+        runtime.audit.record(
+            EventType.AUTH_FAILED,
+            actor="anonymous",
+            result=Result.DENIED,
+            details={"reason": exc.reason, "surface": surface},
+        )
+    if exc.reason == "did_unavailable":  # their host did not answer: passing, not a refusal
+        return Unavailable(
+            "the caller's DID document cannot be fetched now; try again later",
+            reason="did_unavailable",
+        )
+    return Unauthorized("authentication failed", reason="invalid_token")

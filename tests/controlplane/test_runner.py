@@ -126,15 +126,20 @@ def test_the_runner_thread_wakes_when_a_message_is_queued(plane: Plane) -> None:
         runner.stop()
 
 
-def test_messages_leased_at_commit_are_handed_to_the_runner(plane: Plane) -> None:
-    counterparty = Counterparty()
+def _leasing(plane: Plane, counterparty: Counterparty) -> tuple[Runner, Negotiations, Offer]:
+    """A runner whose store leases the messages it commits to it (as in a connector)."""
     runner = _runner(plane, counterparty, idle_seconds=3600)
     store = SqlControlPlaneStore(plane.store.engine, plane.clock, owner=runner.owner)
     store.on_enqueue(runner.accept)
     negotiations = Negotiations(
         store, plane.clock, plane.catalog, own_did=US, callback_url="https://us/api/dsp"
     )
-    offer = Offer("urn:uuid:o", "remote", {"permission": [{"action": "use"}]})
+    return runner, negotiations, Offer("urn:uuid:o", "remote", {"permission": [{"action": "use"}]})
+
+
+def test_messages_leased_at_commit_are_handed_to_the_runner(plane: Plane) -> None:
+    counterparty = Counterparty()
+    runner, negotiations, offer = _leasing(plane, counterparty)
     runner.start()
     try:
         n = negotiations.start(
@@ -145,3 +150,23 @@ def test_messages_leased_at_commit_are_handed_to_the_runner(plane: Plane) -> Non
         runner.stop()
     acked = plane.queries.negotiation(n.id)
     assert acked is not None and acked.state is NegotiationState.REQUESTED
+
+
+def test_messages_committed_while_holding_leave_when_released(plane: Plane) -> None:
+    counterparty = Counterparty()
+    runner, negotiations, offer = _leasing(plane, counterparty)
+    runner.start()
+    try:
+        with runner.holding() as held:
+            negotiations.start(
+                counterparty_address="https://p.example/dsp", counterparty_id=PARTNER, offer=offer
+            )
+        assert [m.event for m in held] == ["ContractRequestMessage"]
+        assert not counterparty.delivered.wait(timeout=0.3)  # held: nothing was sent
+        runner.release(held)
+        assert held == []  # released once
+        assert counterparty.delivered.wait(timeout=30)
+        runner.release(held)  # a second release sends nothing more
+    finally:
+        runner.stop()
+    assert len(counterparty.received) == 1

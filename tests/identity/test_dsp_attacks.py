@@ -165,3 +165,31 @@ def test_an_unreachable_did_host_is_a_passing_failure(tmp_path: Path) -> None:
     assert response.status_code == 503, response.text
     assert _audited_reasons(client) == ["did_unavailable"]
     assert client.get("/api/management/negotiations", headers=KEY).json() == []
+
+
+def test_a_token_of_a_refused_message_is_used_up(app: tuple[TestClient, KeySet]) -> None:
+    """The one-use record commits with the message's own transaction; a message that fails
+    (here: schema-invalid) still uses its token up, so it cannot be sent again with a body
+    that would pass."""
+    client, keyset = app
+    own = client.get("/.well-known/did.json").json()["id"]
+    header = {"Authorization": _signed(keyset, own, jti="failed-once")}
+    broken = {**CONTRACT_REQUEST, "consumerPid": 42}
+    first = client.post("/api/dsp/negotiations/request", json=broken, headers=header)
+    assert first.status_code == 400, first.text
+    again = client.post("/api/dsp/negotiations/request", json=CONTRACT_REQUEST, headers=header)
+    assert again.status_code == 401, again.text
+    assert _audited_reasons(client) == ["replayed_jti"]
+
+
+def test_a_read_only_request_uses_its_token_up(app: tuple[TestClient, KeySet]) -> None:
+    """A request whose work writes nothing (a process lookup) records its token at the end."""
+    client, keyset = app
+    own = client.get("/.well-known/did.json").json()["id"]
+    header = {"Authorization": _signed(keyset, own, jti="lookup-once")}
+    first = client.get("/api/dsp/negotiations/urn:uuid:unknown", headers=header)
+    assert first.status_code == 404, first.text
+    again = client.get("/api/dsp/negotiations/urn:uuid:unknown", headers=header)
+    assert again.status_code == 401, again.text
+    assert "urn:uuid:unknown" not in again.text
+    assert _audited_reasons(client) == ["replayed_jti"]
