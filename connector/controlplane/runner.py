@@ -21,10 +21,10 @@ up (a never-acknowledged first message ends its process as TERMINATED; otherwise
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ import structlog
 from connector.clock import Clock
 from connector.controlplane.ports import OutboundHttp, OutboxMessage, TokenSource
 from connector.errors import ConnectorError
+from connector.threads import Workers
 
 log = structlog.get_logger("connector.runner")
 
@@ -87,7 +88,7 @@ class Runner:
         self._ready: queue.SimpleQueue[OutboxMessage] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Workers | None = None
         self._look = True
         """Whether the next round leases from the database (start, :meth:`wake`, a timeout);
         messages handed over by :meth:`accept` need no lease query."""
@@ -133,7 +134,7 @@ class Runner:
         if pool is not None:
             try:
                 for message in messages:
-                    pool.submit(self._safe_deliver, message)
+                    pool.submit(functools.partial(self._safe_deliver, message))
                 return
             except RuntimeError:  # shutting down: the lease expires, a runner delivers it
                 return
@@ -183,7 +184,7 @@ class Runner:
         except Exception:  # a bug must not stop the runner; the lease expires, it is retried
             log.exception("outbox_delivery_failed", url=message.url)
 
-    def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
+    def run_once(self, pool: Workers | None = None) -> int:
         """Lease what is due now and deliver it (in ``pool`` without waiting, if given);
         returns how many messages were leased. A leased row is not leased again until its
         lease expires, so a delivery still running is never started twice."""
@@ -192,22 +193,23 @@ class Runner:
             if pool is None:
                 self._safe_deliver(message)
             else:
-                pool.submit(self._safe_deliver, message)
+                pool.submit(functools.partial(self._safe_deliver, message))
         return len(batch)
 
-    def _drain(self, pool: ThreadPoolExecutor) -> int:
+    def _drain(self, pool: Workers) -> int:
         count = 0
         while True:
             try:
                 message = self._ready.get_nowait()
             except queue.Empty:
                 return count
-            pool.submit(self._safe_deliver, message)
+            pool.submit(functools.partial(self._safe_deliver, message))
             count += 1
 
     def _loop(self) -> None:
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="outbox") as pool:
-            self._pool = pool
+        pool = Workers(self._workers, name="outbox")
+        self._pool = pool
+        try:
             while not self._stop.is_set():
                 self._event.clear()
                 if self._drain(pool) and not self._look:
@@ -226,7 +228,9 @@ class Runner:
                     timeout = max(0.0, min(timeout, due - self._clock.now().timestamp()))
                 if not self._event.wait(timeout):
                     self._look = True  # the safety net: other replicas, due retries, leases
+        finally:
             self._pool = None
+            pool.shutdown(wait=True)
 
     def start(self) -> None:
         """Run in a background thread until :meth:`stop`."""

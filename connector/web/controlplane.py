@@ -6,7 +6,6 @@ import os
 import socket
 import tomllib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from connector.stores.catalog_store import SqlCatalogStore
 from connector.stores.controlplane_store import SqlControlPlaneStore
 from connector.stores.outbox_store import SqlOutbox
 from connector.stores.process_queries import SqlProcessQueries
+from connector.threads import Workers
 
 log = structlog.get_logger("connector.controlplane")
 
@@ -50,10 +50,9 @@ class ControlPlane:
     runner: Runner
     http: GuardedJsonClient
     dsp_url: str
-    workers: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(16, thread_name_prefix="dsp")
-    )
-    """Where DSP requests do their (blocking) work, off the event loop."""
+    workers: Workers = field(default_factory=lambda: Workers(16, name="dsp"))
+    """Where DSP requests and the frequent management calls (start and read a negotiation or a
+    transfer) do their blocking work, off the event loop."""
 
     def close(self) -> None:
         """Stop the runner, the DSP workers and close the HTTP pool."""

@@ -10,8 +10,6 @@ process or one of another participant. Creation answers 201 with the process bod
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -155,8 +153,7 @@ async def _off_loop(runtime: Runtime, call: Callable[[], T]) -> T:
     plane = runtime.controlplane
     if plane is None:
         return await run_in_threadpool(call)
-    context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(plane.workers, context.run, call)
+    return await plane.workers.run(call)
 
 
 def _pid_fields(

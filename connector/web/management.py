@@ -291,14 +291,19 @@ def request_catalog(runtime: RuntimeDep, body: JsonBody) -> JSONResponse:
 
 
 @router.post("/negotiations", status_code=201)
-def start_negotiation(runtime: RuntimeDep, body: JsonBody) -> dict[str, Any]:
+async def start_negotiation(runtime: RuntimeDep, body: JsonBody) -> dict[str, Any]:
     """Start a negotiation as consumer for an offer of the counterparty's catalogue."""
-    n = _plane(runtime).negotiations.start(
-        counterparty_address=_text(body, "counterPartyAddress"),
-        counterparty_id=_text(body, "counterPartyId"),
-        offer=_offer(body.get("offer")),
-    )
-    return {"id": n.id, "state": _state(n)}
+    plane = _plane(runtime)
+
+    def start() -> dict[str, Any]:
+        n = plane.negotiations.start(
+            counterparty_address=_text(body, "counterPartyAddress"),
+            counterparty_id=_text(body, "counterPartyId"),
+            offer=_offer(body.get("offer")),
+        )
+        return {"id": n.id, "state": _state(n)}
+
+    return await plane.workers.run(start)
 
 
 @router.get("/negotiations")
@@ -323,9 +328,10 @@ def list_negotiations(
 
 
 @router.get("/negotiations/{pid}")
-def get_negotiation(runtime: RuntimeDep, pid: str) -> dict[str, Any]:
+async def get_negotiation(runtime: RuntimeDep, pid: str) -> dict[str, Any]:
     """One negotiation (``pid`` = this side's pid)."""
-    n = _plane(runtime).queries.negotiation(pid)
+    plane = _plane(runtime)
+    n = await plane.workers.run(lambda: plane.queries.negotiation(pid))
     if n is None:
         raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
     return negotiation_view(n)
@@ -376,8 +382,13 @@ def get_agreement(runtime: RuntimeDep, agreement_id: str) -> dict[str, Any]:
 
 
 @router.post("/transfers", status_code=201)
-def request_transfer(runtime: RuntimeDep, body: JsonBody) -> dict[str, Any]:
+async def request_transfer(runtime: RuntimeDep, body: JsonBody) -> dict[str, Any]:
     """Request a transfer as consumer under an agreement."""
+    plane = _plane(runtime)
+    return await plane.workers.run(lambda: _request_transfer(plane, body))
+
+
+def _request_transfer(plane: ControlPlane, body: Mapping[str, Any]) -> dict[str, Any]:
     destination = None
     raw = body.get("dataDestination")
     if raw is not None:
@@ -388,7 +399,7 @@ def request_transfer(runtime: RuntimeDep, body: JsonBody) -> dict[str, Any]:
         except ValidationError as exc:
             raise invalid_from(exc, "dataDestination") from None
         destination = data_address_from_wire(wire)
-    t = _plane(runtime).transfers.request(
+    t = plane.transfers.request(
         counterparty_address=_text(body, "counterPartyAddress"),
         counterparty_id=_text(body, "counterPartyId"),
         agreement_id=_text(body, "agreementId"),
@@ -409,9 +420,10 @@ def list_transfers(
 
 
 @router.get("/transfers/{pid}")
-def get_transfer(runtime: RuntimeDep, pid: str) -> dict[str, Any]:
+async def get_transfer(runtime: RuntimeDep, pid: str) -> dict[str, Any]:
     """One transfer (``pid`` = this side's pid)."""
-    t = _plane(runtime).queries.transfer(pid)
+    plane = _plane(runtime)
+    t = await plane.workers.run(lambda: plane.queries.transfer(pid))
     if t is None:
         raise NotFound(f"transfer {pid} not found", reason="unknown_process")
     return transfer_view(t)
