@@ -26,6 +26,8 @@ def test_sqlite_migrates_once(tmp_path: Path) -> None:
     ping(engine)
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 1  # NORMAL
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == 5000
 
 
 def test_ping_fails_on_unmigrated_database(tmp_path: Path) -> None:
