@@ -224,3 +224,53 @@ def test_a_new_connection_goes_to_the_address_the_guard_checked() -> None:
         guarded.close()
         httpd.shutdown()
         httpd.server_close()
+
+
+class _Recorder:
+    """A socket stand-in that records what is written to it."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+
+@pytest.mark.parametrize("secure", [False, True])
+def test_a_request_with_a_body_is_written_at_once(secure: bool) -> None:
+    """Head and body in one write: the standard library writes them separately (a second
+    system call, TCP segment and wake-up at the receiver per message)."""
+    from connector.http import client as module
+
+    kind = module._PinnedHTTPS if secure else module._PinnedHTTP
+    conn = kind("peer.test", 443 if secure else 80)
+    recorder = _Recorder()
+    conn.sock = recorder  # type: ignore[assignment]
+    conn.request("POST", "/dsp/x", body=b'{"a":1}', headers={"content-type": "application/json"})
+    assert len(recorder.writes) == 1
+    head, _, body = recorder.writes[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /dsp/x HTTP/1.1\r\n")
+    assert b"Content-Length: 7" in head
+    assert body == b'{"a":1}'
+
+
+def test_a_request_without_a_body_is_unchanged() -> None:
+    from connector.http import client as module
+
+    conn = module._PinnedHTTP("peer.test", 80)
+    recorder = _Recorder()
+    conn.sock = recorder  # type: ignore[assignment]
+    conn.request("GET", "/dsp/x", headers={"accept": "application/json"})
+    assert len(recorder.writes) == 1
+    assert recorder.writes[0].endswith(b"\r\n\r\n")
+
+
+def test_connections_do_not_wait_for_nagle() -> None:
+    from connector.http import client as module
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with module._connect(["127.0.0.1"], ("peer.test", port)) as sock:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
