@@ -71,7 +71,7 @@ class Runner:
         base_delay: float = 0.2,
         max_delay: float = 60.0,
         idle_seconds: float = 2.0,
-        workers: int = 4,
+        workers: int = 8,
     ) -> None:
         self._outbox = outbox
         self._http = http
