@@ -27,6 +27,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -93,6 +94,7 @@ class Runner:
         """Whether the next round leases from the database (start, :meth:`wake`, a timeout);
         messages handed over by :meth:`accept` need no lease query."""
         self._holds = threading.local()
+        self._failing = _Failing()
 
     def wake(self) -> None:
         """Look for due messages now."""
@@ -146,8 +148,9 @@ class Runner:
         """Seconds to wait before attempt number ``attempts + 1``."""
         return float(min(self.max_delay, self.base_delay * (2**attempts)))
 
-    def deliver(self, message: OutboxMessage) -> None:
-        """Send one message and record the outcome."""
+    def deliver(self, message: OutboxMessage) -> bool:
+        """Send one message and record the outcome; ``False`` when the counterparty could not
+        be reached or failed (a transport failure, 5xx, 408, 429: the message is retried)."""
         assert message.id is not None
         handler = self._handlers[message.process_kind]
         error: str
@@ -158,31 +161,41 @@ class Runner:
             if exc.status < 500:
                 log.warning("outbox_refused_locally", url=message.url, reason=exc.reason)
                 handler.refused(message.id, message.process_id)
-                return
+                return True
             error = f"{exc.reason}: {exc.detail}"
         else:
             if 200 <= result.status < 300:
                 body = result.body if isinstance(result.body, Mapping) else None
                 handler.acknowledged(message.id, message.event, message.process_id, body)
-                return
+                return True
             if result.status < 500 and result.status not in _RETRYABLE:
                 log.info("outbox_refused", url=message.url, status=result.status, body=result.body)
                 handler.refused(message.id, message.process_id)
-                return
+                return True
             error = f"HTTP {result.status}"
         if message.attempts + 1 >= self.max_attempts:
             log.warning("outbox_gave_up", url=message.url, error=error)
             handler.refused(message.id, message.process_id)
-            return
+            return False
         at = self._clock.now().timestamp() + self.backoff(message.attempts)
         self._outbox.retry(message.id, at, error)
         self.wake()  # the loop's next sleep ends when the retry is due
+        return False
 
     def _safe_deliver(self, message: OutboxMessage) -> None:
+        """Deliver ``message`` — or, while its counterparty fails and another delivery to it
+        is under way, queue it behind that one (:class:`_Failing`)."""
+        origin = _origin(message.url)
+        if not self._failing.begin(origin, message):
+            return
+        answered = False
         try:
-            self.deliver(message)
+            answered = self.deliver(message)
         except Exception:  # a bug must not stop the runner; the lease expires, it is retried
             log.exception("outbox_delivery_failed", url=message.url)
+        following = self._failing.end(origin, message, answered=answered)
+        if following:
+            self._deliver_now(following)
 
     def run_once(self, pool: Workers | None = None) -> int:
         """Lease what is due now and deliver it (in ``pool`` without waiting, if given);
@@ -245,3 +258,64 @@ class Runner:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class _Failing:
+    """Counterparties (origins) whose last delivery failed (no answer, 5xx, 408, 429): to such
+    an origin one message is delivered at a time, the others wait in memory behind it, so a
+    counterparty that does not answer holds one delivery thread (for the HTTP timeout per
+    attempt), not all of them. The first answer from it ends that; the waiting messages are
+    then delivered at once. Waiting messages keep their lease; one this runner leases again
+    while it waits (its lease ran out) is not queued twice."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failing: set[str] = set()
+        self._busy: dict[str, int] = {}
+        self._waiting: dict[str, list[OutboxMessage]] = {}
+        self._known: set[int] = set()
+
+    def begin(self, origin: str, message: OutboxMessage) -> bool:
+        """Whether to deliver ``message`` now (else it waits, or is already on its way)."""
+        with self._lock:
+            if message.id is not None and message.id in self._known:
+                return False
+            if origin in self._failing and self._busy.get(origin, 0) > 0:
+                self._waiting.setdefault(origin, []).append(message)
+                if message.id is not None:
+                    self._known.add(message.id)
+                return False
+            self._busy[origin] = self._busy.get(origin, 0) + 1
+            if message.id is not None:
+                self._known.add(message.id)
+            return True
+
+    def end(self, origin: str, message: OutboxMessage, *, answered: bool) -> list[OutboxMessage]:
+        """The delivery of ``message`` is over; the messages to deliver next."""
+        with self._lock:
+            if message.id is not None:
+                self._known.discard(message.id)
+            left = self._busy.get(origin, 1) - 1
+            if left:
+                self._busy[origin] = left
+            else:
+                self._busy.pop(origin, None)
+            waiting = self._waiting.get(origin, [])
+            if answered:
+                self._failing.discard(origin)
+                released, self._waiting[origin] = waiting, []
+            else:
+                self._failing.add(origin)
+                released = waiting[:1] if left == 0 else []
+                self._waiting[origin] = waiting[len(released) :]
+            if not self._waiting[origin]:
+                del self._waiting[origin]
+            for queued in released:
+                if queued.id is not None:
+                    self._known.discard(queued.id)
+            return released

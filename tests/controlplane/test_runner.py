@@ -6,6 +6,7 @@ store, use cases and runner are the real ones."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,7 +48,7 @@ class Tokens:
         return f"Bearer token-for-{audience_did}"
 
 
-def _runner(plane: Plane, counterparty: Counterparty, **kwargs: Any) -> Runner:
+def _runner(plane: Plane, counterparty: Counterparty | Hanging, **kwargs: Any) -> Runner:
     return Runner(
         plane.outbox,
         counterparty,
@@ -126,9 +127,11 @@ def test_the_runner_thread_wakes_when_a_message_is_queued(plane: Plane) -> None:
         runner.stop()
 
 
-def _leasing(plane: Plane, counterparty: Counterparty) -> tuple[Runner, Negotiations, Offer]:
+def _leasing(
+    plane: Plane, counterparty: Counterparty | Hanging, **kwargs: Any
+) -> tuple[Runner, Negotiations, Offer]:
     """A runner whose store leases the messages it commits to it (as in a connector)."""
-    runner = _runner(plane, counterparty, idle_seconds=3600)
+    runner = _runner(plane, counterparty, idle_seconds=3600, **kwargs)
     store = SqlControlPlaneStore(plane.store.engine, plane.clock, owner=runner.owner)
     store.on_enqueue(runner.accept)
     negotiations = Negotiations(
@@ -170,3 +173,69 @@ def test_messages_committed_while_holding_leave_when_released(plane: Plane) -> N
     finally:
         runner.stop()
     assert len(counterparty.received) == 1
+
+
+class Hanging:
+    """``dead.example`` does not answer until ``release`` is set (then: no connection);
+    ``p.example`` answers at once. Records the most deliveries to the dead host at once."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.dead_now = 0
+        self.dead_most = 0
+        self.dead_calls = 0
+        self.alive = threading.Event()
+
+    def post_json(
+        self, url: str, body: Mapping[str, Any], *, headers: Mapping[str, str]
+    ) -> HttpResult:
+        if "dead.example" not in url:
+            self.alive.set()
+            return HttpResult(201, {"providerPid": "urn:uuid:p1", "state": "REQUESTED"})
+        with self.lock:
+            self.dead_now += 1
+            self.dead_calls += 1
+            self.dead_most = max(self.dead_most, self.dead_now)
+        try:
+            self.release.wait(30)
+            raise Unavailable("timed out", reason="transport")
+        finally:
+            with self.lock:
+                self.dead_now -= 1
+
+    def get_json(self, url: str, *, headers: Mapping[str, str]) -> HttpResult:
+        raise AssertionError("not used")
+
+
+def test_a_counterparty_that_does_not_answer_holds_one_delivery_thread(plane: Plane) -> None:
+    counterparty = Hanging()
+    # no retry within the test; fewer delivery threads than messages to the dead host
+    runner, negotiations, offer = _leasing(plane, counterparty, base_delay=3600, workers=4)
+
+    def start(address: str) -> None:
+        negotiations.start(counterparty_address=address, counterparty_id=PARTNER, offer=offer)
+
+    runner.start()
+    try:
+        counterparty.release.set()  # the first attempt fails at once: the host is failing now
+        start("https://dead.example/dsp")
+        deadline = time.monotonic() + 30
+        while counterparty.dead_calls < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # its outcome is recorded
+        counterparty.release.clear()
+        for _ in range(6):
+            start("https://dead.example/dsp")  # one is tried, five wait behind it
+        start("https://p.example/dsp")
+        assert counterparty.alive.wait(10)  # a thread was free for the healthy counterparty
+        assert counterparty.dead_most == 1
+        counterparty.release.set()
+        deadline = time.monotonic() + 30
+        while counterparty.dead_calls < 7 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert counterparty.dead_calls == 7  # every waiting message got its attempt, in turn
+        assert counterparty.dead_most == 1
+    finally:
+        counterparty.release.set()
+        runner.stop()
