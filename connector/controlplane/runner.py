@@ -17,6 +17,9 @@ Outcome of one delivery: 2xx → the process moves (acknowledgement); a transpor
 408 or 429 → retry after ``base_delay * 2**attempts`` (capped), up to ``max_attempts``; any other
 answer (the counterpart refused the message) or running out of attempts → the message is given
 up (a never-acknowledged first message ends its process as TERMINATED; otherwise the state stays).
+While deliveries to a counterparty fail that way, its messages are tried one at a time (the
+others wait behind in memory, :class:`_Failing`): one that does not answer holds one delivery
+thread for the HTTP timeout, not all of them.
 """
 
 from __future__ import annotations
