@@ -13,6 +13,29 @@ from referencing import Registry, Resource
 DSP = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "dsp-2025-1"
 
 
+SCHEMA_OF = {
+    "Catalog": "catalog-schema.json",
+    "Dataset": "dataset-schema.json",
+    "CatalogError": "catalog-error-schema.json",
+    "ContractNegotiation": "contract-negotiation-schema.json",
+    "ContractNegotiationError": "contract-negotiation-error-schema.json",
+    "ContractRequestMessage": "contract-request-message-schema.json",
+    "ContractOfferMessage": "contract-offer-message-schema.json",
+    "ContractAgreementMessage": "contract-agreement-message-schema.json",
+    "ContractAgreementVerificationMessage": "contract-agreement-verification-message-schema.json",
+    "ContractNegotiationEventMessage": "contract-negotiation-event-message-schema.json",
+    "ContractNegotiationTerminationMessage": "contract-negotiation-termination-message-schema.json",
+    "TransferProcess": "transfer-process-schema.json",
+    "TransferError": "transfer-error-schema.json",
+    "TransferRequestMessage": "transfer-request-message-schema.json",
+    "TransferStartMessage": "transfer-start-message-schema.json",
+    "TransferSuspensionMessage": "transfer-suspension-message-schema.json",
+    "TransferCompletionMessage": "transfer-completion-message-schema.json",
+    "TransferTerminationMessage": "transfer-termination-message-schema.json",
+}
+"""The official schema (file name) of each DSP body ``@type``."""
+
+
 def dsp_dir() -> Path:
     """The vectors' folder, or a skip with a clear message where it is absent."""
     if not DSP.is_dir():

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dsp_vectors import SCHEMA_OF
 
 from connector.clock import FixedClock
 from connector.controlplane.catalog import Catalogue
@@ -35,20 +36,6 @@ PARTNER = "did:web:partner.example"
 CALLBACK = "https://partner.example/api/dsp"
 
 Official = Callable[[str, Any], list[str]]
-
-_SCHEMAS = {
-    "ContractRequestMessage": "contract-request-message-schema.json",
-    "ContractOfferMessage": "contract-offer-message-schema.json",
-    "ContractAgreementMessage": "contract-agreement-message-schema.json",
-    "ContractAgreementVerificationMessage": "contract-agreement-verification-message-schema.json",
-    "ContractNegotiationEventMessage": "contract-negotiation-event-message-schema.json",
-    "ContractNegotiationTerminationMessage": "contract-negotiation-termination-message-schema.json",
-    "TransferRequestMessage": "transfer-request-message-schema.json",
-    "TransferStartMessage": "transfer-start-message-schema.json",
-    "TransferSuspensionMessage": "transfer-suspension-message-schema.json",
-    "TransferCompletionMessage": "transfer-completion-message-schema.json",
-    "TransferTerminationMessage": "transfer-termination-message-schema.json",
-}
 
 
 @pytest.fixture
@@ -93,7 +80,7 @@ def test_the_demo_catalogue_validates(official: Official, catalog_store: SqlCata
 
 
 def _check(official: Official, body: dict[str, Any]) -> None:
-    schema = _SCHEMAS[body["@type"]]
+    schema = SCHEMA_OF[body["@type"]]
     assert official(schema, body) == [], body
 
 

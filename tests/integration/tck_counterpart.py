@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
-from dsp_vectors import load_official_schemas
+from dsp_vectors import SCHEMA_OF, load_official_schemas
 from jsonschema import validators
 
 from connector.credentials import keys as keymod
@@ -28,27 +28,6 @@ PULL = "HttpData-PULL"
 WAIT = 15.0
 
 # the official schemas ---------------------------------------------------------------------------
-
-SCHEMA_OF = {
-    "Catalog": "catalog-schema.json",
-    "Dataset": "dataset-schema.json",
-    "CatalogError": "catalog-error-schema.json",
-    "ContractNegotiation": "contract-negotiation-schema.json",
-    "ContractNegotiationError": "contract-negotiation-error-schema.json",
-    "ContractRequestMessage": "contract-request-message-schema.json",
-    "ContractOfferMessage": "contract-offer-message-schema.json",
-    "ContractAgreementMessage": "contract-agreement-message-schema.json",
-    "ContractAgreementVerificationMessage": "contract-agreement-verification-message-schema.json",
-    "ContractNegotiationEventMessage": "contract-negotiation-event-message-schema.json",
-    "ContractNegotiationTerminationMessage": "contract-negotiation-termination-message-schema.json",
-    "TransferProcess": "transfer-process-schema.json",
-    "TransferError": "transfer-error-schema.json",
-    "TransferRequestMessage": "transfer-request-message-schema.json",
-    "TransferStartMessage": "transfer-start-message-schema.json",
-    "TransferSuspensionMessage": "transfer-suspension-message-schema.json",
-    "TransferCompletionMessage": "transfer-completion-message-schema.json",
-    "TransferTerminationMessage": "transfer-termination-message-schema.json",
-}
 
 
 class Schemas:
