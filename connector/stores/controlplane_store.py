@@ -71,6 +71,17 @@ _UPSERTS = {
     "negotiation": _UPSERT.format(table="cp_negotiations", link="dataset_id"),
     "transfer": _UPSERT.format(table="cp_transfers", link="agreement_id"),
 }
+_UPDATE = (
+    "UPDATE {table} SET state = :state, provider_pid = :ppid, updated_at = :now, body = :body"
+    " WHERE id = :id"
+)
+_UPDATES = {
+    "negotiation": _UPDATE.format(table="cp_negotiations"),
+    "transfer": _UPDATE.format(table="cp_transfers"),
+}
+"""For a row read in the same transaction whose consumerPid stays: the statement leaves the
+(counterparty, consumerPid) index alone (SQLite rewrites an index whose column is SET, even to
+the same value: one page, one WAL frame more per save)."""
 
 P = TypeVar("P", Negotiation, Transfer)
 
@@ -99,6 +110,8 @@ class SqlTx:
         self.decisions: list[AuditEvent] = []
         """Policy decisions of this transaction (appended after its state changes)."""
         self._steps: dict[tuple[str, str], int] = {}
+        self._consumer_pids: dict[tuple[str, str], str | None] = {}
+        """The stored consumerPid of each process row read or written in this transaction."""
         self._datasets: dict[str, str | None] = {}
 
     # audit -------------------------------------------------------------------------------------
@@ -214,6 +227,7 @@ class SqlTx:
     def _negotiation(self, stored: Any) -> Negotiation:
         n = records.NEGOTIATIONS.of(stored)
         self._seen("negotiation", n.id, len(n.history))
+        self._consumer_pids[("negotiation", n.id)] = n.consumer_pid
         return n
 
     def negotiation_requested_by(
@@ -249,6 +263,7 @@ class SqlTx:
     def _transfer(self, stored: Any) -> Transfer:
         t = records.TRANSFERS.of(stored)
         self._seen("transfer", t.id, len(t.history))
+        self._consumer_pids[("transfer", t.id)] = t.consumer_pid
         return t
 
     def transfer_by_consumer_pid(self, counterparty_id: str, consumer_pid: str) -> Transfer | None:
@@ -276,28 +291,31 @@ class SqlTx:
         a process with nothing pending has no outbox rows left. A second process for the
         same (counterparty, consumerPid, role) — two replicas taking copies of one request at
         once — is refused as a replay (the unique index decides)."""
-        try:
-            run(
-                self._conn,
-                _UPSERTS[kind],
-                {
-                    "id": process.id,
-                    "role": process.role.value,
-                    "state": None if process.state is None else process.state.value,
-                    "cp": process.counterparty_id,
-                    "cpid": process.consumer_pid,
-                    "ppid": process.provider_pid,
-                    "link": link,
-                    "created": utc_isoformat(process.created_at),
-                    "now": utc_isoformat(self._clock.now()),
-                    "body": body,
-                },
+        key = (kind, process.id)
+        known = key in self._consumer_pids and self._consumer_pids[key] == process.consumer_pid
+        params = {
+            "id": process.id,
+            "state": None if process.state is None else process.state.value,
+            "ppid": process.provider_pid,
+            "now": utc_isoformat(self._clock.now()),
+            "body": body,
+        }
+        if not known:
+            params.update(
+                role=process.role.value,
+                cp=process.counterparty_id,
+                cpid=process.consumer_pid,
+                link=link,
+                created=utc_isoformat(process.created_at),
             )
+        try:
+            run(self._conn, _UPDATES[kind] if known else _UPSERTS[kind], params)
         except IntegrityError as exc:
             raise Invalid(
                 f"this consumerPid is already in use: {process.consumer_pid}",
                 reason="replayed_message",
             ) from exc
+        self._consumer_pids[key] = process.consumer_pid
         if process.pending is None:
             self._drop_outbox(kind, process.id)
 

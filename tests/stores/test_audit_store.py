@@ -429,3 +429,45 @@ def test_two_processes_append_one_chain(engine: Engine, database_url: str, tmp_p
     assert actors.count("replica-a") == actors.count("replica-b") == per_process
     switches = sum(1 for a, b in itertools.pairwise(actors) if a != b)
     assert switches >= 2  # the processes really interleaved
+
+
+def test_lean_writes_migration_keeps_the_trail(
+    database_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trail written before migration 7 (audit and replay tables rebuilt on SQLite, partial
+    indexes on both) is intact afterwards: every entry, the chain and its checkpoints, the
+    seen token ids; queries by participant, dataset and agreement use the partial indexes."""
+    import connector.stores.database as database
+    from connector.stores.migrations import MIGRATIONS
+
+    engine = create_db_engine(database_url, pool_size=2)
+    try:
+        monkeypatch.setattr(database, "MIGRATIONS", [m for m in MIGRATIONS if m.version < 7])
+        migrate(engine)
+        store = _store(engine, clock)
+        _fill(store, clock, 9)
+        before = store.query(limit=1000)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO token_replay (key, expires_at) VALUES ('jti-1', 99)"))
+        monkeypatch.setattr(database, "MIGRATIONS", MIGRATIONS)
+        assert migrate(engine) == ["lean_writes"]
+        assert store.query(limit=1000) == before
+        store.record(
+            EventType.AUTH_FAILED, actor="system", result=Result.DENIED, details={"reason": "x"}
+        )
+        report = store.verify(trusted_keys=TRUSTED)
+        assert report.ok and report.checked == 10 and report.checkpoints_verified == 2
+        agreement = store.query(AuditQuery(agreement="urn:agreement:1"))
+        assert [e.seq for e in agreement] == [2, 4, 6, 8]
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT expires_at FROM token_replay")).all() == [(99,)]
+            if engine.dialect.name == "sqlite":
+                plan_sql = "EXPLAIN QUERY PLAN SELECT seq FROM audit_events WHERE agreement = 'x'"
+                plan = " ".join(str(row[-1]) for row in conn.execute(text(plan_sql)))
+                assert "audit_events_agreement" in plan
+                columns = conn.execute(text("PRAGMA table_info(audit_events)")).all()
+                assert [row[1] for row in columns if row[5]] == ["seq"]
+                indexes = {row[1] for row in conn.execute(text("PRAGMA index_list(audit_events)"))}
+                assert not any(name.startswith("sqlite_autoindex") for name in indexes)
+    finally:
+        engine.dispose()
