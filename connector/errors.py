@@ -11,10 +11,11 @@
     ├── NotFound           unknown resource, or one of another participant  → 404
     ├── Conflict           illegal state transition, duplicate              → 409
     ├── VerificationFailed a signature, proof or credential does not verify → 422
+    ├── CounterpartyRefused a counterparty answered, but refused (4xx)      → 502
     └── Unavailable        a dependency (database, remote peer) is down     → 503
 
 Each error carries a machine-readable ``reason`` code (``snake_case``) and a human ``detail``.
-The web layer maps the classes to HTTP status codes in one place (``connector.web.errors``).
+The web layer maps the classes to HTTP status codes in one place (``connector.web.problems``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,30 @@ class Conflict(ConnectorError):
 class VerificationFailed(ConnectorError):
     status = 422
     default_reason = "verification_failed"
+
+
+class CounterpartyRefused(ConnectorError):
+    """A counterparty we forwarded a request to is up but refused it (it answered 4xx).
+
+    ``status_received``, ``code`` and ``reasons`` are what it answered (its HTTP status and the
+    ``code``/``reason`` of its DSP error body, if it sent one); the web layer shows them."""
+
+    status = 502
+    default_reason = "counterparty_error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status_received: int,
+        code: str | None = None,
+        reasons: tuple[str, ...] = (),
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(detail, reason=reason)
+        self.status_received = status_received
+        self.code = code
+        self.reasons = reasons
 
 
 class Unavailable(ConnectorError):

@@ -25,7 +25,7 @@ from connector.model.contract import Offer
 from connector.model.dataset import PULL, PUSH, Dataset, Mode
 from connector.model.source import Source
 
-_DATASET_KEYS = {
+DATASET_KEYS = {
     "id",
     "title",
     "description",
@@ -37,6 +37,7 @@ _DATASET_KEYS = {
     "formats",
     "properties",
 }
+"""The properties a dataset body may have; any other is refused (400)."""
 
 
 class ListingStore(Protocol):
@@ -95,7 +96,7 @@ class Listings:
         """Validate a dataset request and store the dataset with its offer."""
         if not isinstance(body, Mapping):
             raise Invalid("a dataset must be a JSON object", reason="invalid_dataset")
-        unknown = set(body) - _DATASET_KEYS
+        unknown = set(body) - DATASET_KEYS
         if unknown:
             name = sorted(unknown)[0]
             raise Invalid(f"unknown property {name}", reason="invalid_field", field=name)

@@ -51,7 +51,7 @@ from connector.model.negotiation import (
     NegotiationEvent,
     NegotiationState,
 )
-from connector.model.process import Role
+from connector.model.process import Role, Undelivered
 
 FactsSource = Callable[[], Facts]
 
@@ -553,12 +553,16 @@ class Negotiations:
             raise Invalid("the offer is for another dataset", reason="invalid_offer")
         event = NegotiationEvent.OFFER if action == "offer" else NegotiationEvent.REQUEST
         if action == "offer":
+            # the policy version stays only if the operator offers exactly its rules
+            same = n.offer is not None and _stated(catalog_offer(n.offer).rules()) == _stated(
+                catalog_offer(offer).rules()
+            )
             offer = Offer(
                 offer.id,
                 offer.target,
                 offer.policy,
-                n.offer.policy_id if n.offer else None,
-                n.offer.policy_hash if n.offer else None,
+                n.offer.policy_id if same and n.offer else None,
+                n.offer.policy_hash if same and n.offer else None,
             )
             n = replace(n, check=None)  # the operator's own offer: the operator decides
         return self._send(tx, n, event, offer=offer)
@@ -582,12 +586,12 @@ class Negotiations:
             n = n.acknowledge(NegotiationEvent(event), at=now, counterpart_pid=counterpart)
             self._save(tx, n)
 
-    def refused(self, message_id: int, pid: str) -> None:
+    def refused(self, message_id: int, pid: str, why: Undelivered) -> None:
         """The message cannot be delivered (refused or out of retries): give it up."""
         now = self._clock.now()
         with self._store.transaction() as tx:
             n = tx.negotiation(pid)  # the process first: every transaction locks in this order
             if n is None or not tx.outbox_done(message_id):
                 return
-            n = n.abort(at=now) if n.state is None else n.drop_pending()
+            n = n.abort(at=now, why=why) if n.state is None else n.drop_pending(why)
             self._save(tx, n)

@@ -37,11 +37,31 @@ import structlog
 from connector.clock import Clock
 from connector.controlplane.ports import OutboundHttp, OutboxMessage, TokenSource
 from connector.errors import ConnectorError
+from connector.model.process import Undelivered
 from connector.threads import Workers
 
 log = structlog.get_logger("connector.runner")
 
 _RETRYABLE = {408, 425, 429}
+_MAX_REASON = 500
+"""Characters of a counterparty's refusal reason kept on the process (it is their text)."""
+
+
+def refusal(body: object) -> tuple[str | None, str]:
+    """The ``code`` and reason text of a counterparty's DSP error body (``reason``: a string,
+    or a list of strings or ``{"@value": …}`` objects), shortened to a safe length."""
+    if not isinstance(body, Mapping):
+        return None, "the counterparty gave no DSP error body"
+    code = body.get("code")
+    raw = body.get("reason")
+    items = raw if isinstance(raw, list) else [raw]
+    texts = [
+        item.get("@value") if isinstance(item, Mapping) else item
+        for item in items
+        if item is not None
+    ]
+    reason = "; ".join(str(text) for text in texts if text is not None) or "no reason given"
+    return (str(code)[:100] if code is not None else None), reason[:_MAX_REASON]
 
 
 class OutboxQueue(Protocol):
@@ -56,7 +76,7 @@ class ProcessHandler(Protocol):
     def acknowledged(
         self, message_id: int, event: str, pid: str, body: Mapping[str, Any] | None
     ) -> None: ...
-    def refused(self, message_id: int, pid: str) -> None: ...
+    def refused(self, message_id: int, pid: str, why: Undelivered) -> None: ...
 
 
 class Runner:
@@ -163,7 +183,8 @@ class Runner:
         except ConnectorError as exc:
             if exc.status < 500:
                 log.warning("outbox_refused_locally", url=message.url, reason=exc.reason)
-                handler.refused(message.id, message.process_id)
+                why = self._undelivered(message, exc.detail, code=exc.reason)
+                handler.refused(message.id, message.process_id, why)
                 return True
             error = f"{exc.reason}: {exc.detail}"
         else:
@@ -173,17 +194,26 @@ class Runner:
                 return True
             if result.status < 500 and result.status not in _RETRYABLE:
                 log.info("outbox_refused", url=message.url, status=result.status, body=result.body)
-                handler.refused(message.id, message.process_id)
+                code, reason = refusal(result.body)
+                why = self._undelivered(message, reason, status=result.status, code=code)
+                handler.refused(message.id, message.process_id, why)
                 return True
             error = f"HTTP {result.status}"
         if message.attempts + 1 >= self.max_attempts:
             log.warning("outbox_gave_up", url=message.url, error=error)
-            handler.refused(message.id, message.process_id)
+            reason = f"no answer after {message.attempts + 1} attempts (last: {error})"
+            why = self._undelivered(message, reason[:_MAX_REASON], code="out_of_attempts")
+            handler.refused(message.id, message.process_id, why)
             return False
         at = self._clock.now().timestamp() + self.backoff(message.attempts)
         self._outbox.retry(message.id, at, error)
         self.wake()  # the loop's next sleep ends when the retry is due
         return False
+
+    def _undelivered(
+        self, message: OutboxMessage, reason: str, *, status: int | None = None, code: str | None
+    ) -> Undelivered:
+        return Undelivered(message.event, self._clock.now(), reason, status, code)
 
     def _safe_deliver(self, message: OutboxMessage) -> None:
         """Deliver ``message`` — or, while its counterparty fails and another delivery to it

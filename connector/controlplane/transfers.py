@@ -39,7 +39,7 @@ from connector.errors import Conflict, Invalid, NotFound
 from connector.model.contract import Agreement
 from connector.model.dataset import Dataset, Mode
 from connector.model.negotiation import NegotiationEvent
-from connector.model.process import Role
+from connector.model.process import Role, Undelivered
 from connector.model.transfer import DataAddress, Transfer, TransferEvent, TransferState
 
 R = TypeVar("R")
@@ -66,6 +66,16 @@ def _is_fresh_address(t: Transfer, event: TransferEvent) -> bool:
         and last.sender is Role.CONSUMER
         and last.before is TransferState.SUSPENDED
     )
+
+
+def _destination_for(format: str, destination: DataAddress | None) -> None:
+    """A push transfer (``…-PUSH``) needs the consumer's data destination from the start:
+    without one it could only fail when the provider starts it."""
+    if format.upper().endswith("-PUSH") and destination is None:
+        raise Invalid(
+            f"a {format} transfer needs a dataDestination (dataAddress)",
+            reason="missing_destination",
+        )
 
 
 class Transfers:
@@ -279,6 +289,7 @@ class Transfers:
             destination = (
                 None if msg.data_address is None else data_address_from_wire(msg.data_address)
             )
+            _destination_for(msg.format, destination)
             t = Transfer.create(
                 id=self._ids(),
                 role=Role.PROVIDER,
@@ -367,6 +378,13 @@ class Transfers:
             agreement = tx.agreement(agreement_id)
             if agreement is None or agreement.assignee != self.own_did:
                 raise Invalid(f"agreement {agreement_id} is not known", reason="unknown_agreement")
+            if agreement.assigner != counterparty_id:
+                raise Invalid(
+                    f"agreement {agreement_id} was made with {agreement.assigner},"
+                    f" not with {counterparty_id}",
+                    reason="wrong_counterparty",
+                )
+            _destination_for(format, destination)
             t = Transfer.create(
                 id=self._ids(),
                 role=Role.CONSUMER,
@@ -448,12 +466,12 @@ class Transfers:
             t = t.acknowledge(TransferEvent(event), at=now, counterpart_pid=counterpart)
             tx.save_transfer(t)
 
-    def refused(self, message_id: int, pid: str) -> None:
+    def refused(self, message_id: int, pid: str, why: Undelivered) -> None:
         """The message cannot be delivered: give it up (a never-acknowledged request ends)."""
         now = self._clock.now()
         with self._store.transaction() as tx:
             t = tx.transfer(pid)  # the process first: every transaction locks in this order
             if t is None or not tx.outbox_done(message_id):
                 return
-            t = t.abort(at=now) if t.state is None else t.drop_pending()
+            t = t.abort(at=now, why=why) if t.state is None else t.drop_pending(why)
             tx.save_transfer(t)

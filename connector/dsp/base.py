@@ -12,9 +12,16 @@ in ``wire_requires``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
@@ -25,6 +32,11 @@ DSPACE = "https://w3id.org/dspace/2025/1/"
 ODRL = "http://www.w3.org/ns/odrl/2/"
 DCAT = "http://www.w3.org/ns/dcat#"
 DCT = "http://purl.org/dc/terms/"
+
+MAX_PID = 256
+Pid = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PID)]
+"""A process id on the wire: not empty, at most :data:`MAX_PID` characters (the schemas set
+no bound; ours are ``urn:uuid:`` values, and an id is stored and echoed in every message)."""
 
 PREFIXES: dict[str, str] = {"dspace": DSPACE, "odrl": ODRL, "dcat": DCAT, "dct": DCT}
 """The prefixes the DSP context defines (``dspace:providerPid`` is ``providerPid``)."""

@@ -9,12 +9,18 @@ One place decides what a DSP counterpart sees when something goes wrong:
   state transition (``Conflict``, which is 409 on the management API), 401, 403, 404, 413;
 - texts of authentication and verification failures and of unexpected errors are opaque:
   the caller learns that it failed, the audit log learns why.
+
+The other way round, :func:`counterparty_error` turns a counterparty's non-2xx answer to a
+request we forwarded into the error our own caller sees.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
+from connector import jsontext
 from connector.dsp.base import RootMessage
 from connector.dsp.catalog import CatalogError
 from connector.dsp.codec import serialize
@@ -23,6 +29,7 @@ from connector.dsp.transfer import TransferError
 from connector.errors import (
     Conflict,
     ConnectorError,
+    CounterpartyRefused,
     Unauthorized,
     Unavailable,
     VerificationFailed,
@@ -95,3 +102,39 @@ def error_response(
     """``(status, JSON body)`` of a DSP endpoint's answer to ``exc``."""
     body = error_body(exc, kind, consumer_pid=consumer_pid, provider_pid=provider_pid)
     return status_for(exc), serialize(body)
+
+
+_MAX_CODE = 100
+_MAX_REASON = 300
+_MAX_REASONS = 5
+
+
+def _received(body: Any) -> tuple[str | None, tuple[str, ...]]:
+    """``code`` and ``reason`` texts of a received DSP error body (shortened; any other body:
+    none), as a counterparty wrote them."""
+    if not isinstance(body, Mapping):
+        return None, ()
+    code = body.get("code")
+    raw = body.get("reason")
+    items = raw if isinstance(raw, list) else [] if raw is None else [raw]
+    reasons = tuple(
+        (r if isinstance(r, str) else jsontext.dumps_text(r))[:_MAX_REASON]
+        for r in items[:_MAX_REASONS]
+    )
+    return (code[:_MAX_CODE] if isinstance(code, str) and code else None), reasons
+
+
+def counterparty_error(status: int, body: Any) -> ConnectorError:
+    """The error for a counterparty's non-2xx answer ``status`` with ``body`` (decoded JSON or
+    ``None``): a 4xx is a refusal (:class:`CounterpartyRefused`, 502: it is up, asking again
+    will not help), anything else :class:`Unavailable` (503). The detail names the status and
+    the ``code`` and ``reason`` of its DSP error body, if it sent one."""
+    code, reasons = _received(body)
+    detail = f"the counterparty answered {status}"
+    if code is not None:
+        detail += f" ({code})"
+    if reasons:
+        detail += ": " + "; ".join(reasons)
+    if 400 <= status < 500:
+        return CounterpartyRefused(detail, status_received=status, code=code, reasons=reasons)
+    return Unavailable(detail, reason="counterparty_error", status=status)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from connector.dsp.base import RootMessage, field_error
+from connector.dsp.base import Pid, RootMessage, field_error
 from connector.dsp.policy import Agreement, MessageOffer
 
 NegotiationStateName = Literal[
@@ -31,8 +31,8 @@ class ContractRequestMessage(RootMessage):
     type_: Literal["ContractRequestMessage"] = Field(
         default="ContractRequestMessage", alias="@type"
     )
-    consumer_pid: str = Field(alias="consumerPid")
-    provider_pid: str | None = Field(default=None, alias="providerPid")
+    consumer_pid: Pid = Field(alias="consumerPid")
+    provider_pid: Pid | None = Field(default=None, alias="providerPid")
     offer: MessageOffer
     callback_address: str | None = Field(default=None, alias="callbackAddress")
 
@@ -62,8 +62,8 @@ class ContractOfferMessage(RootMessage):
     wire_requires = ("@type",)
 
     type_: Literal["ContractOfferMessage"] = Field(default="ContractOfferMessage", alias="@type")
-    provider_pid: str = Field(alias="providerPid")
-    consumer_pid: str | None = Field(default=None, alias="consumerPid")
+    provider_pid: Pid = Field(alias="providerPid")
+    consumer_pid: Pid | None = Field(default=None, alias="consumerPid")
     offer: MessageOffer
     callback_address: str | None = Field(default=None, alias="callbackAddress")
 
@@ -88,8 +88,8 @@ class ContractOfferMessage(RootMessage):
 class _Both(RootMessage):
     """A message that names both process ids."""
 
-    provider_pid: str = Field(alias="providerPid")
-    consumer_pid: str = Field(alias="consumerPid")
+    provider_pid: Pid = Field(alias="providerPid")
+    consumer_pid: Pid = Field(alias="consumerPid")
 
 
 class ContractAgreementMessage(_Both):
@@ -159,5 +159,7 @@ class ContractNegotiationError(_Both):
     type_: Literal["ContractNegotiationError"] = Field(
         default="ContractNegotiationError", alias="@type"
     )
+    provider_pid: str = Field(alias="providerPid")  # an id we do not know is sent as ""
+    consumer_pid: str = Field(alias="consumerPid")
     code: str | None = None
     reason: list[Any] | None = Field(default=None, min_length=1)

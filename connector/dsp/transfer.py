@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from connector.dsp.base import RootMessage, WireModel
+from connector.dsp.base import Pid, RootMessage, WireModel
 
 TransferStateName = Literal["REQUESTED", "STARTED", "TERMINATED", "COMPLETED", "SUSPENDED"]
 
@@ -50,7 +50,7 @@ class TransferRequestMessage(RootMessage):
     type_: Literal["TransferRequestMessage"] = Field(
         default="TransferRequestMessage", alias="@type"
     )
-    consumer_pid: str = Field(alias="consumerPid")
+    consumer_pid: Pid = Field(alias="consumerPid")
     agreement_id: str = Field(alias="agreementId")
     format: str
     callback_address: str = Field(alias="callbackAddress")
@@ -60,8 +60,8 @@ class TransferRequestMessage(RootMessage):
 class _Both(RootMessage):
     """A message that names both process ids."""
 
-    provider_pid: str = Field(alias="providerPid")
-    consumer_pid: str = Field(alias="consumerPid")
+    provider_pid: Pid = Field(alias="providerPid")
+    consumer_pid: Pid = Field(alias="consumerPid")
 
 
 class TransferStartMessage(_Both):
@@ -131,3 +131,5 @@ class TransferError(_Coded):
     wire_requires = ("@type",)
 
     type_: Literal["TransferError"] = Field(default="TransferError", alias="@type")
+    provider_pid: str = Field(alias="providerPid")  # an id we do not know is sent as ""
+    consumer_pid: str = Field(alias="consumerPid")

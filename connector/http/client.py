@@ -186,6 +186,11 @@ class GuardedJsonClient:
             timeout_seconds, connections_per_origin, ssl_context or ssl.create_default_context()
         )
 
+    @property
+    def guard(self) -> OutboundGuard:
+        """The guard every target passes (also for checking an address before it is used)."""
+        return self._guard
+
     def close(self) -> None:
         """Close the idle connections."""
         self._pool.close()

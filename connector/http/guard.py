@@ -97,6 +97,20 @@ class OutboundGuard:
             raise Forbidden(f"{host} is not a public host", reason="ssrf_blocked")
         return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
 
+    def precheck(self, url: str) -> None:
+        """What can be refused before the first request without resolving names: the checks
+        of :meth:`target`, and a literal IP address that is not allowed (a name is checked,
+        resolved, when it is used)."""
+        _scheme, host, _port = self.target(url)
+        if host in self.allowed_hosts:
+            return
+        try:
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return
+        if not self.address_allowed(literal):
+            raise Forbidden(f"{host} is not a public address", reason="ssrf_blocked")
+
     def check_url(self, url: str) -> list[str]:
         """Refuse a URL whose scheme, credentials or addresses are not allowed.
 

@@ -30,7 +30,14 @@ from enum import StrEnum
 from connector.errors import Conflict
 from connector.model import process
 from connector.model.contract import Agreement, Offer
-from connector.model.process import Progress, Role, Step, Termination, TransitionTable
+from connector.model.process import (
+    Progress,
+    Role,
+    Step,
+    Termination,
+    TransitionTable,
+    Undelivered,
+)
 
 
 class NegotiationState(StrEnum):
@@ -119,6 +126,9 @@ class Negotiation:
     check: ContractCheck | None = None
     """Provider: the contract policy's verdict on the requester for the published offer,
     taken when the request arrived (an operator's ``agree`` needs a permit)."""
+    undelivered: Undelivered | None = None
+    """The last message of ours that was given up (refused by the counterpart or out of
+    attempts), and why; kept until another one is given up."""
 
     @classmethod
     def create(
@@ -216,11 +226,11 @@ class Negotiation:
         )
         return self._with(moved, offer=offer, agreement=agreement, counterpart_pid=counterpart_pid)
 
-    def drop_pending(self) -> Negotiation:
-        """Give up delivering the pending message (state unchanged)."""
-        return replace(self, pending=None)
+    def drop_pending(self, why: Undelivered | None = None) -> Negotiation:
+        """Give up delivering the pending message (state unchanged); ``why`` is kept."""
+        return replace(self, pending=None, undelivered=why or self.undelivered)
 
-    def abort(self, *, at: dt.datetime) -> Negotiation:
+    def abort(self, *, at: dt.datetime, why: Undelivered | None = None) -> Negotiation:
         """Terminate a negotiation the counterpart has never acknowledged (no message is sent)."""
         if self.state is not None:
             raise Conflict(
@@ -230,7 +240,12 @@ class Negotiation:
             )
         step = Step(at, NegotiationEvent.TERMINATE, self.role, None, NegotiationState.TERMINATED)
         return replace(
-            self, state=NegotiationState.TERMINATED, pending=None, history=(*self.history, step)
+            self,
+            state=NegotiationState.TERMINATED,
+            pending=None,
+            history=(*self.history, step),
+            termination=self.termination if why is None else why.termination(self.role),
+            undelivered=why or self.undelivered,
         )
 
     @property

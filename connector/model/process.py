@@ -64,6 +64,30 @@ class Termination:
 
 
 @dataclass(frozen=True, slots=True)
+class Undelivered:
+    """A message of ours that was given up, and why: the counterpart refused it (``status``
+    4xx, with the ``code`` and reason of its DSP error body), it was refused here before it
+    left (``status`` ``None``, e.g. an address the SSRF guard blocks), or every attempt
+    failed."""
+
+    message: str
+    at: dt.datetime
+    reason: str
+    status: int | None = None
+    code: str | None = None
+
+    def termination(self, sender: Role) -> Termination:
+        """The termination of a process that ends because this message was given up."""
+        return Termination(sender, self.code or "undelivered", (self.explanation(),))
+
+    def explanation(self) -> str:
+        """One line for an operator: which message, what happened, why."""
+        answer = f"HTTP {self.status}" if self.status is not None else "not sent"
+        code = f", {self.code}" if self.code else ""
+        return f"{self.message} given up ({answer}{code}): {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class Step(Generic[S, E]):
     """One protocol state change, as shown in a process's history."""
 

@@ -22,7 +22,14 @@ from enum import StrEnum
 
 from connector.errors import Conflict
 from connector.model import process
-from connector.model.process import Progress, Role, Step, Termination, TransitionTable
+from connector.model.process import (
+    Progress,
+    Role,
+    Step,
+    Termination,
+    TransitionTable,
+    Undelivered,
+)
 
 
 class TransferState(StrEnum):
@@ -107,6 +114,9 @@ class Transfer:
     history: tuple[Step[TransferState, TransferEvent], ...] = ()
     termination: Termination | None = None
     """Why it was terminated (this side's or the counterpart's termination), once known."""
+    undelivered: Undelivered | None = None
+    """The last message of ours that was given up (refused by the counterpart or out of
+    attempts), and why; kept until another one is given up."""
 
     @classmethod
     def create(
@@ -193,11 +203,11 @@ class Transfer:
         moved = process.receive(TRANSFER_TRANSITIONS, self._progress, event, role=self.role, at=at)
         return self._with(moved, data_address=data_address, counterpart_pid=counterpart_pid)
 
-    def drop_pending(self) -> Transfer:
-        """Give up delivering the pending message (state unchanged)."""
-        return replace(self, pending=None)
+    def drop_pending(self, why: Undelivered | None = None) -> Transfer:
+        """Give up delivering the pending message (state unchanged); ``why`` is kept."""
+        return replace(self, pending=None, undelivered=why or self.undelivered)
 
-    def abort(self, *, at: dt.datetime) -> Transfer:
+    def abort(self, *, at: dt.datetime, why: Undelivered | None = None) -> Transfer:
         """Terminate a transfer the provider has never acknowledged (no message is sent)."""
         if self.state is not None:
             raise Conflict(
@@ -207,7 +217,12 @@ class Transfer:
             )
         step = Step(at, TransferEvent.TERMINATE, self.role, None, TransferState.TERMINATED)
         return replace(
-            self, state=TransferState.TERMINATED, pending=None, history=(*self.history, step)
+            self,
+            state=TransferState.TERMINATED,
+            pending=None,
+            history=(*self.history, step),
+            termination=self.termination if why is None else why.termination(self.role),
+            undelivered=why or self.undelivered,
         )
 
     @property

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import Engine, text
 
+from connector.clock import utc_isoformat
 from connector.model.contract import Agreement
 from connector.model.negotiation import Negotiation
 from connector.model.transfer import Transfer
@@ -54,6 +56,27 @@ class SqlProcessQueries:
             params["c"] = counterparty_id
         sql += " ORDER BY created_at DESC, id LIMIT :n OFFSET :o"
         return [records.negotiation_from(b) for b in self._bodies(sql, params)]
+
+    def delivery(self, kind: str, pid: str) -> dict[str, Any] | None:
+        """How delivery of the pending message of process ``pid`` (``negotiation`` or
+        ``transfer``) goes: ``{message, attempts, lastError, nextAttemptAt}``, or ``None``."""
+        sql = (
+            "SELECT event, attempts, last_error, next_attempt_at FROM cp_outbox"
+            " WHERE process_kind = :k AND process_id = :p AND status = 'pending'"
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(text(sql), {"k": kind, "p": pid}).first()
+        if row is None:
+            return None
+        due = float(row[3])
+        return {
+            "message": row[0],
+            "attempts": int(row[1]),
+            "lastError": row[2],
+            "nextAttemptAt": utc_isoformat(dt.datetime.fromtimestamp(due, dt.UTC))
+            if due > 0
+            else None,
+        }
 
     def transfer(self, pid: str) -> Transfer | None:
         """One transfer by this side's pid."""

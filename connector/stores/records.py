@@ -19,7 +19,7 @@ from connector.model.negotiation import (
     NegotiationEvent,
     NegotiationState,
 )
-from connector.model.process import Role, Step, Termination
+from connector.model.process import Role, Step, Termination, Undelivered
 from connector.model.transfer import DataAddress, Transfer, TransferEvent, TransferState
 
 T = TypeVar("T")
@@ -108,6 +108,28 @@ def termination_from(doc: dict[str, Any] | None) -> Termination | None:
     return Termination(Role(doc["sender"]), doc.get("code"), tuple(doc.get("reason") or ()))
 
 
+def undelivered_json(why: Undelivered | None) -> dict[str, Any] | None:
+    """A given-up message and why, as JSON (``None`` if none was given up)."""
+    if why is None:
+        return None
+    return {
+        "message": why.message,
+        "at": utc_isoformat(why.at),
+        "status": why.status,
+        "code": why.code,
+        "reason": why.reason,
+    }
+
+
+def undelivered_from(doc: dict[str, Any] | None) -> Undelivered | None:
+    """The value of :func:`undelivered_json` (absent in documents written before it)."""
+    if not doc:
+        return None
+    return Undelivered(
+        doc["message"], parse_instant(doc["at"]), doc["reason"], doc.get("status"), doc.get("code")
+    )
+
+
 def negotiation_json(n: Negotiation) -> dict[str, Any]:
     """A negotiation as a JSON document."""
     return {
@@ -125,6 +147,7 @@ def negotiation_json(n: Negotiation) -> dict[str, Any]:
         "agreement": None if n.agreement is None else agreement_json(n.agreement),
         "history": _steps(n.history),
         "termination": termination_json(n.termination),
+        "undelivered": undelivered_json(n.undelivered),
         "check": None
         if n.check is None
         else {"permitted": n.check.permitted, "explanation": n.check.explanation},
@@ -158,6 +181,7 @@ def negotiation_from(doc: dict[str, Any]) -> Negotiation:
         agreement=None if doc["agreement"] is None else agreement_from(doc["agreement"]),
         history=history,
         termination=termination_from(doc.get("termination")),
+        undelivered=undelivered_from(doc.get("undelivered")),
         check=_check_from(doc.get("check")),
     )
 
@@ -201,6 +225,7 @@ def transfer_json(t: Transfer) -> dict[str, Any]:
         "dataAddress": _address_json(t.data_address),
         "history": _steps(t.history),
         "termination": termination_json(t.termination),
+        "undelivered": undelivered_json(t.undelivered),
     }
 
 
@@ -231,6 +256,7 @@ def transfer_from(doc: dict[str, Any]) -> Transfer:
         data_address=_address_from(doc["dataAddress"]),
         history=history,
         termination=termination_from(doc.get("termination")),
+        undelivered=undelivered_from(doc.get("undelivered")),
     )
 
 

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connector import jsontext
 from connector.audit.vocabulary import EventType
-from connector.controlplane.catalog import CatalogPage
+from connector.controlplane.catalog import MAX_PAGE, CatalogPage
 from connector.controlplane.ports import Caller, Facts, OutboxMessage
 from connector.controlplane.runner import Runner
 from connector.dsp import catalog as wc
@@ -64,6 +64,21 @@ def _plane(request: Request) -> ControlPlane:
     if plane is None:
         raise NotFound("the control plane is not enabled", reason="not_enabled")
     return plane
+
+
+def _usable_callback(plane: ControlPlane, url: str | None) -> None:
+    """Refuse (400 ``invalid_callback``) a ``callbackAddress`` our answers could never reach —
+    malformed, not http(s), or a literal address the SSRF guard blocks — instead of taking the
+    request and finding out when the first answer is given up. A host name is resolved and
+    checked when a message goes out."""
+    if url is None:
+        return
+    try:
+        plane.http.guard.precheck(url)
+    except ConnectorError as exc:
+        raise Invalid(
+            f"callbackAddress cannot be used: {exc.detail}", reason="invalid_callback"
+        ) from exc
 
 
 def _facts_source(runtime: Runtime, caller: Caller) -> Callable[[], Facts]:
@@ -231,20 +246,70 @@ def page_links(base: str, page: CatalogPage, limit: int) -> dict[str, str]:
     return {"link": ", ".join(links)} if links else {}
 
 
+def page_limit(raw: str | None) -> int:
+    """The ``limit`` of a DSP catalogue request: 100 when absent, at most :data:`MAX_PAGE`
+    (a larger one is served as that, and the page links say so); 400 when it is not an integer
+    of at least 1."""
+    if raw is None:
+        return 100
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise Invalid(
+            f"limit must be an integer from 1 to {MAX_PAGE}", reason="invalid_field", field="limit"
+        )
+    return min(limit, MAX_PAGE)
+
+
+DSP_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "DSP error",
+    "description": "CatalogError, ContractNegotiationError or TransferError (by endpoint)",
+    "type": "object",
+    "required": ["@context", "@type"],
+    "properties": {
+        "@context": {"type": "array", "items": {"type": "string"}},
+        "@type": {"enum": ["CatalogError", "ContractNegotiationError", "TransferError"]},
+        "code": {"type": "string"},
+        "reason": {"type": "array", "items": {}},
+        "consumerPid": {"type": "string"},
+        "providerPid": {"type": "string"},
+    },
+}
+
+
+def _dsp_errors(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "description": text,
+            "content": {"application/json": {"schema": DSP_ERROR_SCHEMA}},
+        }
+        for status, text in descriptions.items()
+    }
+
+
 def build_router(dsp_path: str) -> APIRouter:
     """The DSP routes under ``dsp_path`` (e.g. ``/api/dsp``)."""
-    router = APIRouter(prefix=dsp_path, tags=["dsp"])
+    router = APIRouter(
+        prefix=dsp_path,
+        tags=["dsp"],
+        responses=_dsp_errors(
+            {
+                400: "A malformed message, or one not allowed in the process's state",
+                401: "Missing or invalid participant token",
+                404: "Unknown process (or one of another participant) or dataset",
+            }
+        ),
+    )
 
     @router.post("/catalog/request")
     async def catalog_request(request: Request) -> Response:
         after = request.query_params.get("after")
         before = request.query_params.get("before")
-        try:
-            limit = int(request.query_params.get("limit", "100"))
-        except ValueError:
-            limit = 100
 
         def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
+            limit = page_limit(request.query_params.get("limit"))
             message = loads(raw, wc.CatalogRequestMessage)
             if message.filter:
                 raise Invalid("catalogue filters are not supported", reason="unsupported_filter")
@@ -284,11 +349,12 @@ def build_router(dsp_path: str) -> APIRouter:
 
         return await _handle(request, ProcessKind.NEGOTIATION, work, pid=pid)
 
-    @router.post("/negotiations/request")
+    @router.post("/negotiations/request", status_code=201)
     async def negotiation_request(request: Request) -> Response:
         def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
             plane = _plane(request)
             msg = loads(raw, wn.ContractRequestMessage)
+            _usable_callback(plane, msg.callback_address)
             facts = _facts_source(runtime, caller)
             n = plane.negotiations.requested(
                 caller, msg, facts, visible=lambda d: plane.catalogue.visible(d, facts)
@@ -297,11 +363,13 @@ def build_router(dsp_path: str) -> APIRouter:
 
         return await _handle(request, ProcessKind.NEGOTIATION, work)
 
-    @router.post("/negotiations/offers")
+    @router.post("/negotiations/offers", status_code=201)
     async def negotiation_offer_initial(request: Request) -> Response:
         def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
+            plane = _plane(request)
             msg = loads(raw, wn.ContractOfferMessage)
-            n = _plane(request).negotiations.offered(caller, msg)
+            _usable_callback(plane, msg.callback_address)
+            n = plane.negotiations.offered(caller, msg)
             return _json(negotiation_ack(n), 201)
 
         return await _handle(request, ProcessKind.NEGOTIATION, work)
@@ -373,13 +441,13 @@ def build_router(dsp_path: str) -> APIRouter:
 
         return await _handle(request, ProcessKind.TRANSFER, work, pid=pid)
 
-    @router.post("/transfers/request")
+    @router.post("/transfers/request", status_code=201)
     async def transfer_request(request: Request) -> Response:
         def work(runtime: Runtime, caller: Caller, raw: bytes) -> Response:
+            plane = _plane(request)
             msg = loads(raw, wt.TransferRequestMessage)
-            t, _created = _plane(request).transfers.requested(
-                caller, msg, _facts_source(runtime, caller)
-            )
+            _usable_callback(plane, msg.callback_address)
+            t, _created = plane.transfers.requested(caller, msg, _facts_source(runtime, caller))
             return _json(transfer_ack(t), 201)
 
         return await _handle(request, ProcessKind.TRANSFER, work)

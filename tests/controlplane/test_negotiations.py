@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from connector.clock import utc_isoformat
 from connector.controlplane.negotiations import Negotiations
 from connector.controlplane.ports import CredentialFact
 from connector.dsp import negotiation as wn
@@ -13,6 +14,8 @@ from connector.dsp.conversion import message_offer
 from connector.errors import Conflict, Invalid, NotFound
 from connector.model.contract import Offer
 from connector.model.negotiation import NegotiationEvent, NegotiationState
+from connector.model.process import Undelivered
+from connector.web.management import negotiation_view
 
 from .conftest import CALLBACK, PARTNER, STRANGER, US, Plane, caller, dataset, facts_of
 
@@ -166,13 +169,29 @@ def test_consumer_start_stays_initial_until_acknowledged(plane: Plane) -> None:
     )
     (refused,) = plane.outbox.lease("t", plane.clock.now().timestamp())
     assert refused.id is not None
-    plane.negotiations.refused(refused.id, second.id)
+    why = Undelivered(
+        refused.event, plane.clock.now(), "the offer differs", status=400, code="offer_modified"
+    )
+    plane.negotiations.refused(refused.id, second.id, why)
     ended = plane.queries.negotiation(second.id)
     assert ended is not None and ended.state is NegotiationState.TERMINATED
+    # the operator sees why: the counterparty's answer, kept on the process
+    view = negotiation_view(ended)
+    assert view["undelivered"] == {
+        "message": "ContractRequestMessage",
+        "at": utc_isoformat(plane.clock.now()),
+        "status": 400,
+        "code": "offer_modified",
+        "reason": "the offer differs",
+    }
+    assert view["termination"] == {
+        "by": "CONSUMER",
+        "code": "offer_modified",
+        "reason": ["ContractRequestMessage given up (HTTP 400, offer_modified): the offer differs"],
+    }
 
 
 def test_the_termination_reason_is_kept_in_both_roles(plane: Plane) -> None:
-    from connector.web.management import negotiation_view
 
     # provider: its own explanation, shown once the consumer acknowledged the termination
     offer = dataset(plane, "partners", policy="partner-only").offers[0]
@@ -341,7 +360,8 @@ def test_an_auto_provider_terminates_a_counter_request_with_other_terms(plane: P
     n = plane.negotiations.requested(caller(), _request(offer), facts_of(), visible=_visible(plane))
     (agreement,) = plane.outbox.lease("t", plane.clock.now().timestamp())
     assert agreement.id is not None
-    plane.negotiations.refused(agreement.id, n.id)  # the consumer refused the agreement
+    refusal = Undelivered(agreement.event, plane.clock.now(), "no", status=400)
+    plane.negotiations.refused(agreement.id, n.id, refusal)  # the consumer refused it
     plane.negotiations.act(n.id, "offer", offer=offer)
     (offered,) = plane.outbox.lease("t", plane.clock.now().timestamp())
     assert offered.id is not None
@@ -419,7 +439,8 @@ def test_a_message_that_needs_our_pending_one_waits_for_its_refusal(plane: Plane
     def refusal_lands(_: float) -> None:
         if not outcome:
             outcome.append(1)
-            negotiations.refused(verification_id, pid)
+            why = Undelivered("x", plane.clock.now(), "unknown process", status=404)
+            negotiations.refused(verification_id, pid, why)
 
     negotiations = _with_sleep(plane, refusal_lands)
     pid, verification_id = _agreed_consumer(plane, negotiations)
@@ -519,3 +540,42 @@ def test_an_offer_overtaking_the_ack_of_our_request_answers_it(plane: Plane) -> 
         NegotiationState.REQUESTED,
         NegotiationState.OFFERED,
     ]
+
+
+def test_an_operator_offer_keeps_the_policy_version_only_with_its_rules(plane: Plane) -> None:
+    """The agreement names the policy version (and its hash) it was made under only when the
+    operator offered exactly that version's rules; other terms are agreed as such (the
+    management view then shows the digest of the agreed rules, ``policyHashOf: agreement``)."""
+    from connector.web.management import agreement_view
+
+    published = dataset(plane, negotiation="manual").offers[0]
+    assert published.policy_hash is not None
+    stricter = Offer(
+        "urn:uuid:stricter",
+        published.target,
+        {
+            "permission": [
+                {
+                    "action": "use",
+                    "constraint": [
+                        {"leftOperand": "purpose", "operator": "eq", "rightOperand": "climate"}
+                    ],
+                }
+            ]
+        },
+    )
+    for offered, version_kept in ((published, True), (stricter, False)):
+        request = _request(published, f"urn:uuid:c-{version_kept}")
+        n = plane.negotiations.requested(caller(), request, facts_of(), visible=_visible(plane))
+        plane.negotiations.act(n.id, "offer", offer=offered)
+        (sent,) = plane.outbox.lease("t", plane.clock.now().timestamp())
+        assert sent.id is not None
+        plane.negotiations.acknowledged(sent.id, sent.event, n.id, None)
+        stored = plane.queries.negotiation(n.id)
+        assert stored is not None and stored.offer is not None
+        assert (stored.offer.policy_hash == published.policy_hash) is version_kept
+        agreement = plane.negotiations._agreement(stored)
+        view = agreement_view(agreement, n.id)
+        assert view["policyHashOf"] == ("policy_version" if version_kept else "agreement")
+        assert view["policyHash"].startswith("sha256:")
+        assert (view["policyHash"] == published.policy_hash) is version_kept

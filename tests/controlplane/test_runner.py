@@ -12,13 +12,19 @@ from typing import Any
 
 from connector.controlplane.negotiations import Negotiations
 from connector.controlplane.ports import HttpResult
-from connector.controlplane.runner import Runner
+from connector.controlplane.runner import Runner, refusal
 from connector.errors import Unavailable
 from connector.model.contract import Offer
 from connector.model.negotiation import NegotiationState
 from connector.stores.controlplane_store import SqlControlPlaneStore
 
 from .conftest import PARTNER, US, Plane
+
+REFUSAL = {
+    "@type": "ContractNegotiationError",
+    "code": "offer_modified",
+    "reason": ["the offer differs", {"@value": "das Angebot weicht ab", "@language": "de"}],
+}
 
 
 class Counterparty:
@@ -37,6 +43,8 @@ class Counterparty:
         if status is None:
             raise Unavailable("connection refused", reason="transport")
         self.delivered.set()
+        if status >= 400:
+            return HttpResult(status, REFUSAL)
         return HttpResult(status, {"providerPid": "urn:uuid:p1", "state": "REQUESTED"})
 
     def get_json(self, url: str, *, headers: Mapping[str, str]) -> HttpResult:
@@ -105,6 +113,14 @@ def test_a_refusal_or_running_out_of_attempts_gives_the_message_up(plane: Plane)
     _runner(plane, Counterparty(400)).run_once()
     n = plane.queries.negotiation(refused)
     assert n is not None and n.state is NegotiationState.TERMINATED
+    assert n.undelivered is not None  # the counterparty's code and reasons are kept
+    assert (n.undelivered.message, n.undelivered.status, n.undelivered.code) == (
+        "ContractRequestMessage",
+        400,
+        "offer_modified",
+    )
+    assert n.undelivered.reason == "the offer differs; das Angebot weicht ab"
+    assert n.termination is not None and n.termination.code == "offer_modified"
     exhausted = _start(plane)
     runner = _runner(plane, Counterparty(None, None, None), max_attempts=2, base_delay=0.1)
     runner.run_once()
@@ -112,6 +128,9 @@ def test_a_refusal_or_running_out_of_attempts_gives_the_message_up(plane: Plane)
     runner.run_once()
     n = plane.queries.negotiation(exhausted)
     assert n is not None and n.state is NegotiationState.TERMINATED
+    assert n.undelivered is not None and n.undelivered.code == "out_of_attempts"
+    assert n.undelivered.status is None
+    assert n.undelivered.reason.startswith("no answer after 2 attempts (last: transport")
     assert plane.outbox.pending_count() == 0
 
 
@@ -239,3 +258,11 @@ def test_a_counterparty_that_does_not_answer_holds_one_delivery_thread(plane: Pl
     finally:
         counterparty.release.set()
         runner.stop()
+
+
+def test_a_refusal_reason_is_read_from_any_error_body_and_kept_short() -> None:
+    assert refusal({"code": "x", "reason": "plain"}) == ("x", "plain")
+    assert refusal({"reason": []}) == (None, "no reason given")
+    assert refusal("<html>teapot</html>") == (None, "the counterparty gave no DSP error body")
+    code, reason = refusal({"code": "c" * 1000, "reason": ["r" * 10_000]})
+    assert code == "c" * 100 and reason == "r" * 500

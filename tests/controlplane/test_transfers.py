@@ -10,6 +10,7 @@ from connector.controlplane.transfers import Transfers
 from connector.dsp import transfer as wt
 from connector.errors import Conflict, Invalid, NotFound
 from connector.model.contract import Agreement
+from connector.model.process import Undelivered
 from connector.model.transfer import TransferEvent, TransferState
 
 from .conftest import CALLBACK, PARTNER, STRANGER, US, Plane, caller, dataset, facts_of
@@ -211,7 +212,8 @@ def test_a_message_that_needs_our_pending_one_waits_for_its_outcome(plane: Plane
     def refusal_lands(_: float) -> None:
         if not landed:
             landed.append(1)
-            transfers.refused(suspension_id, pid)
+            why = Undelivered("x", plane.clock.now(), "not suspendable", status=400)
+            transfers.refused(suspension_id, pid, why)
 
     transfers = Transfers(
         plane.store,
@@ -245,3 +247,32 @@ def test_a_message_that_needs_our_pending_one_waits_for_its_outcome(plane: Plane
     stored = plane.queries.transfer(pid)
     assert stored is not None and (stored.state, stored.pending) == (TransferState.STARTED, None)
     assert landed == [1]
+
+
+def test_a_push_without_destination_or_another_counterparty_is_refused_at_once(
+    plane: Plane,
+) -> None:
+    """Refused when requested (400), on both sides, instead of failing when started."""
+    dataset(plane, transfer="manual")
+    agreement = _agreement(plane, "energy")
+    with pytest.raises(Invalid) as provider_side:
+        plane.transfers.requested(caller(), _request(agreement.id, fmt="HttpData-PUSH"), facts_of())
+    assert provider_side.value.reason == "missing_destination"
+    own = _own_agreement(plane)
+
+    def request(counterparty: str, fmt: str) -> None:
+        plane.transfers.request(
+            counterparty_address=CALLBACK,
+            counterparty_id=counterparty,
+            agreement_id=own.id,
+            format=fmt,
+            destination=None,
+        )
+
+    with pytest.raises(Invalid) as consumer_side:
+        request(PARTNER, "HttpData-PUSH")
+    assert consumer_side.value.reason == "missing_destination"
+    with pytest.raises(Invalid) as stranger:
+        request(STRANGER, "HttpData-PULL")
+    assert stranger.value.reason == "wrong_counterparty"
+    assert plane.queries.transfers(limit=10) == []

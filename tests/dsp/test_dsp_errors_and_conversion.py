@@ -8,12 +8,19 @@ import pytest
 
 from connector.dsp import conversion
 from connector.dsp.catalog import CatalogError
-from connector.dsp.errors import ProcessKind, error_body, error_response, status_for
+from connector.dsp.errors import (
+    ProcessKind,
+    counterparty_error,
+    error_body,
+    error_response,
+    status_for,
+)
 from connector.dsp.messages import negotiation_event, transfer_event
 from connector.dsp.negotiation import ContractNegotiationError, ContractNegotiationEventMessage
 from connector.dsp.transfer import TransferCompletionMessage, TransferError
 from connector.errors import (
     Conflict,
+    CounterpartyRefused,
     Forbidden,
     Invalid,
     NotFound,
@@ -52,6 +59,38 @@ AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 )
 def test_status_codes(exc: Exception, status: int) -> None:
     assert status_for(exc) == status
+
+
+def test_a_counterparty_refusal_is_a_502_naming_its_status_code_and_reasons() -> None:
+    body = {
+        "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+        "@type": "CatalogError",
+        "code": "unsupported_filter",
+        "reason": ["catalogue filters are not supported", {"@value": "mehr"}],
+    }
+    refused = counterparty_error(400, body)
+    assert isinstance(refused, CounterpartyRefused) and refused.status == 502
+    assert refused.reason == "counterparty_error"
+    assert refused.detail == (
+        "the counterparty answered 400 (unsupported_filter): "
+        'catalogue filters are not supported; {"@value":"mehr"}'
+    )
+    assert (refused.status_received, refused.code) == (400, "unsupported_filter")
+    assert refused.reasons == ("catalogue filters are not supported", '{"@value":"mehr"}')
+    bare = counterparty_error(404, None)  # not a DSP error body
+    assert isinstance(bare, CounterpartyRefused)
+    assert (bare.detail, bare.code, bare.reasons) == ("the counterparty answered 404", None, ())
+    long = counterparty_error(403, {"code": "c" * 1000, "reason": ["r" * 1000] * 20})
+    assert isinstance(long, CounterpartyRefused)
+    assert long.code == "c" * 100 and long.reasons == ("r" * 300,) * 5
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_counterparty_that_fails_is_unavailable(status: int) -> None:
+    failed = counterparty_error(status, {"code": "internal_error", "reason": "oops"})
+    assert type(failed) is Unavailable and failed.status == 503
+    assert failed.reason == "counterparty_error"
+    assert failed.detail == f"the counterparty answered {status} (internal_error): oops"
 
 
 def test_error_bodies_carry_code_and_reason() -> None:

@@ -90,6 +90,29 @@ def test_bad_input_is_refused_without_side_effects(start_connector: Any) -> None
     assert refused.json()["code"] == "offer_modified"
     assert mgmt("GET", provider, "/negotiations").json() == []
 
+    # a callback address no answer could reach, or an oversized pid: 400, nothing created
+    for pid, callback, code in (
+        ("urn:uuid:x3", "not a url", "invalid_callback"),
+        ("urn:uuid:x4", "http://10.0.0.1/api/dsp", "invalid_callback"),
+        ("urn:uuid:x5", "ftp://example.org/dsp", "invalid_callback"),
+        ("x" * 100_000, consumer + "/api/dsp", "invalid_field"),
+        ("", consumer + "/api/dsp", "invalid_field"),
+    ):
+        unusable = as_consumer(
+            "POST",
+            dsp + "/negotiations/request",
+            {
+                "@context": CTX,
+                "@type": "ContractRequestMessage",
+                "consumerPid": pid,
+                "callbackAddress": callback,
+                "offer": offer,
+            },
+        )
+        assert unusable.status_code == 400, (callback, unusable.text)
+        assert unusable.json()["code"] == code, unusable.text
+    assert mgmt("GET", provider, "/negotiations").json() == []
+
     # unknown pid: 404
     unknown = as_consumer("GET", dsp + "/negotiations/urn:uuid:nope")
     assert unknown.status_code == 404
