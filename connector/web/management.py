@@ -470,15 +470,13 @@ def _undelivered(process: Negotiation | Transfer) -> dict[str, Any]:
     }
 
 
-async def _delivery(
-    plane: ControlPlane, kind: str, process: Negotiation | Transfer
-) -> dict[str, Any]:
+def _delivery(plane: ControlPlane, kind: str, process: Negotiation | Transfer) -> dict[str, Any]:
     """``{"pending": {message, attempts, lastError, nextAttemptAt}}`` while a message of ours
     waits for its acknowledgement (how its delivery goes: e.g. a counterparty that does not
-    answer), read only for a process that has one."""
+    answer), read only for a process that has one (call it off the event loop)."""
     if process.pending is None:
         return {}
-    found = await plane.workers.run(lambda: plane.queries.delivery(kind, process.id))
+    found = plane.queries.delivery(kind, process.id)
     return {} if found is None else {"pending": found}
 
 
@@ -751,10 +749,14 @@ def list_negotiations(
 async def get_negotiation(runtime: RuntimeDep, pid: str) -> dict[str, Any]:
     """One negotiation (``pid`` = this side's pid)."""
     plane = _plane(runtime)
-    n = await plane.workers.run(lambda: plane.queries.negotiation(pid))
-    if n is None:
-        raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
-    return {**negotiation_view(n), **await _delivery(plane, "negotiation", n)}
+
+    def read() -> dict[str, Any]:
+        n = plane.queries.negotiation(pid)
+        if n is None:
+            raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
+        return {**negotiation_view(n), **_delivery(plane, "negotiation", n)}
+
+    return await plane.workers.run(read)
 
 
 @router.post("/negotiations/{pid}/{action}", responses=CONFLICT)
@@ -843,10 +845,14 @@ def list_transfers(
 async def get_transfer(runtime: RuntimeDep, pid: str) -> dict[str, Any]:
     """One transfer (``pid`` = this side's pid)."""
     plane = _plane(runtime)
-    t = await plane.workers.run(lambda: plane.queries.transfer(pid))
-    if t is None:
-        raise NotFound(f"transfer {pid} not found", reason="unknown_process")
-    return {**transfer_view(t), **await _delivery(plane, "transfer", t)}
+
+    def read() -> dict[str, Any]:
+        t = plane.queries.transfer(pid)
+        if t is None:
+            raise NotFound(f"transfer {pid} not found", reason="unknown_process")
+        return {**transfer_view(t), **_delivery(plane, "transfer", t)}
+
+    return await plane.workers.run(read)
 
 
 @router.post("/transfers/{pid}/{action}", responses=CONFLICT)
