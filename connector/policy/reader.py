@@ -16,7 +16,7 @@ import pyoxigraph as ox
 from connector.errors import Invalid, PayloadTooLarge
 from connector.policy.contexts import ContextLoader, inline_contexts
 from connector.policy.graph import Graph
-from connector.policy.terms import IRI, XSD_STRING, BNode, Literal, Node, Term
+from connector.policy.terms import IRI, RELATIVE_BASE, XSD_STRING, BNode, Literal, Node, Term
 
 Syntax = TypingLiteral["json-ld", "turtle", "n-triples"]
 
@@ -59,7 +59,11 @@ def read_graph(
         raise PayloadTooLarge(f"{source}: input larger than {MAX_INPUT_BYTES} bytes")
     graph = Graph()
     try:
-        for quad in ox.parse(payload, format=_FORMATS[syntax]):
+        # without a base, a value that is no term of the context ("action": "fly", a typo)
+        # expands to a relative IRI and its triple is silently dropped: the rule would lose
+        # its action and apply to every action. Kept, validation refuses it as unknown.
+        base = RELATIVE_BASE if syntax == "json-ld" else None
+        for quad in ox.parse(payload, format=_FORMATS[syntax], base_iri=base):
             graph.add(_node(quad.subject), IRI(quad.predicate.value), _term(quad.object))
             if len(graph) > MAX_TRIPLES:
                 raise PayloadTooLarge(f"{source}: more than {MAX_TRIPLES} triples")

@@ -232,13 +232,34 @@ def test_oversized_input_is_refused() -> None:
         read_graph("#" * (9 * 1024 * 1024), "turtle")
 
 
-def test_bare_dsp_terms_are_dropped_and_then_refused_by_validation() -> None:
+def test_bare_dsp_terms_are_refused_by_validation_as_no_terms_of_the_context() -> None:
+    """The DSP example writes ``"leftOperand": "spatial"``, which the DSP context does not
+    define: it is kept (not silently dropped) and refused as an unknown term, by name."""
     from connector.policy import validate
 
     base = need_vectors("dsp-2025-1")
     policy = parse_policy((base / "catalog/example/dataset.json").read_text(encoding="utf-8"))
     problems = validate(policy)
-    assert any(p.code == "left_operand_missing" for p in problems)
+    unknown = [p for p in problems if p.code == "unknown_left_operand"]
+    assert unknown and '"spatial" (no term of the @context)' in unknown[0].message
+
+
+def test_a_value_that_is_no_term_of_the_context_is_refused_not_dropped() -> None:
+    """A typo of an action (``"fly"``) used to vanish in JSON-LD expansion, leaving a rule
+    without action — one that applies to every action. It is an error now."""
+    from connector.policy import validate
+
+    policy = parse_policy(
+        {
+            "@context": "http://www.w3.org/ns/odrl.jsonld",
+            "@type": "Set",
+            "uid": "https://example.org/p/typo",
+            "permission": [{"action": "usee"}],
+        }
+    )
+    assert [a.iri for a in policy.permissions[0].actions] == ["https://relative.invalid/usee"]
+    codes = {p.code for p in validate(policy) if p.severity == "error"}
+    assert {"unknown_terms", "unknown_action"} <= codes
 
 
 def test_policy_count_is_checked() -> None:
