@@ -59,12 +59,13 @@ def read_graph(
         raise PayloadTooLarge(f"{source}: input larger than {MAX_INPUT_BYTES} bytes")
     graph = Graph()
     try:
-        # without a base, a value that is no term of the context ("action": "fly", a typo)
-        # expands to a relative IRI and its triple is silently dropped: the rule would lose
-        # its action and apply to every action. Kept, validation refuses it as unknown.
+        # without a base, a value that is no term of the context ("action": "fly", a typo;
+        # "target": "energy") expands to a relative IRI and its triple is silently dropped:
+        # a rule would lose its action or target and apply to every one. Kept as the
+        # relative reference it was (see _iri), validation refuses an unknown action.
         base = RELATIVE_BASE if syntax == "json-ld" else None
         for quad in ox.parse(payload, format=_FORMATS[syntax], base_iri=base):
-            graph.add(_node(quad.subject), IRI(quad.predicate.value), _term(quad.object))
+            graph.add(_node(quad.subject), _iri(quad.predicate.value), _term(quad.object))
             if len(graph) > MAX_TRIPLES:
                 raise PayloadTooLarge(f"{source}: more than {MAX_TRIPLES} triples")
     except SyntaxError as exc:
@@ -95,9 +96,16 @@ def _jsonld_payload(
     return json.dumps(inline_contexts(document, loader)).encode("utf-8")
 
 
+def _iri(value: str) -> IRI:
+    """``value``, or the relative reference it was resolved from against RELATIVE_BASE."""
+    if value.startswith(RELATIVE_BASE):
+        return IRI(value[len(RELATIVE_BASE) :])
+    return IRI(value)
+
+
 def _node(term: Any) -> Node:
     if isinstance(term, ox.NamedNode):
-        return IRI(term.value)
+        return _iri(term.value)
     if isinstance(term, ox.BlankNode):
         return BNode("_:" + term.value)
     raise Invalid("unsupported RDF subject (quoted triple)", reason="policy_syntax")

@@ -117,16 +117,13 @@ def local_name(iri: str) -> str:
 
 
 RELATIVE_BASE: Final = "https://relative.invalid/"
-"""The base IRI JSON-LD policies are read against (:mod:`connector.policy.reader`): an IRI
-under it was a value that is no term of the document's ``@context``."""
+"""The base IRI JSON-LD policies are read against (:mod:`connector.policy.reader`), which
+turns the IRIs under it back into the relative references they were (``fly``, ``energy``)."""
 
 
 @functools.lru_cache(maxsize=8192)
 def curie(iri: str) -> str:
-    """``odrl:read`` for a known namespace, else the IRI itself (a value that was no term of
-    the document's context: ``"fly" (no term of the @context)``)."""
-    if iri.startswith(RELATIVE_BASE):
-        return f'"{iri[len(RELATIVE_BASE) :]}" (no term of the @context)'
+    """``odrl:read`` for a known namespace, else the IRI itself."""
     for prefix, ns in PREFIXES.items():
         if iri.startswith(ns) and len(iri) > len(ns):
             return f"{prefix}:{iri[len(ns) :]}"

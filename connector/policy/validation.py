@@ -50,6 +50,14 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
+def _named(iri: str) -> str:
+    """An unknown term for a message: its CURIE, or — a relative reference, which is what a
+    value becomes that the document's ``@context`` does not define — the value and why."""
+    if ":" not in iri:
+        return f'"{iri}" (no term of the @context)'
+    return curie(iri)
+
+
 def validate(
     policy: Policy,
     *,
@@ -66,7 +74,7 @@ def validate(
             Problem(
                 "policy",
                 "unknown_terms",
-                "unknown terms: " + ", ".join(curie(t) for t in unknown),
+                "unknown terms: " + ", ".join(_named(t) for t in unknown),
                 terms=tuple(unknown),
             ),
         )
@@ -159,7 +167,7 @@ class _Checker:
             self.add(path, "action_missing", "action without rdf:value")
         elif iri not in self.vocabulary.actions:
             self.unknown.add(iri)
-            self.add(path, "unknown_action", f"unknown action {curie(iri)}")
+            self.add(path, "unknown_action", f"unknown action {_named(iri)}")
         for i, c in enumerate(refinements):
             self.constraint(f"{path}.refinement[{i}]", c)
 
@@ -187,19 +195,19 @@ class _Checker:
             if spec is None:
                 self.unknown.add(c.left_operand)
                 self.add(
-                    path, "unknown_left_operand", f"unknown leftOperand {curie(c.left_operand)}"
+                    path, "unknown_left_operand", f"unknown leftOperand {_named(c.left_operand)}"
                 )
         if c.operator is None:
             self.add(path, "operator_missing", "constraint without operator")
         elif c.operator not in OPERATORS:
             self.unknown.add(c.operator)
-            self.add(path, "unknown_operator", f"unknown operator {curie(c.operator)}")
+            self.add(path, "unknown_operator", f"unknown operator {_named(c.operator)}")
         if c.data_type is not None and c.data_type not in self.vocabulary.datatypes:
             self.unknown.add(c.data_type)
-            self.add(path, "unknown_datatype", f"unknown dataType {curie(c.data_type)}")
+            self.add(path, "unknown_datatype", f"unknown dataType {_named(c.data_type)}")
         if c.unit is not None and c.unit not in self.vocabulary.units:
             self.unknown.add(c.unit)
-            self.add(path, "unknown_unit", f"unknown unit {curie(c.unit)}")
+            self.add(path, "unknown_unit", f"unknown unit {_named(c.unit)}")
         for r in c.right_operands:
             dtype = getattr(r, "datatype", None)
             if dtype is not None and dtype not in self.vocabulary.datatypes:

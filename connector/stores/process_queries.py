@@ -40,21 +40,14 @@ class SqlProcessQueries:
         offset: int = 0,
     ) -> list[Negotiation]:
         """Negotiations, newest first, filtered by state, role and counterparty."""
-        sql = "SELECT body FROM cp_negotiations WHERE 1 = 1"
-        params: dict[str, Any] = {"n": limit, "o": offset}
-        if state is not None:
-            if state == "INITIAL":
-                sql += " AND state IS NULL"
-            else:
-                sql += " AND state = :s"
-                params["s"] = state
-        if role is not None:
-            sql += " AND role = :r"
-            params["r"] = role
-        if counterparty_id is not None:
-            sql += " AND counterparty_id = :c"
-            params["c"] = counterparty_id
-        sql += " ORDER BY created_at DESC, id LIMIT :n OFFSET :o"
+        sql, params = _listing(
+            "cp_negotiations",
+            state=state,
+            role=role,
+            counterparty_id=counterparty_id,
+            limit=limit,
+            offset=offset,
+        )
         return [records.negotiation_from(b) for b in self._bodies(sql, params)]
 
     def delivery(self, kind: str, pid: str) -> dict[str, Any] | None:
@@ -83,10 +76,25 @@ class SqlProcessQueries:
         rows = self._bodies("SELECT body FROM cp_transfers WHERE id = :id", {"id": pid})
         return records.transfer_from(rows[0]) if rows else None
 
-    def transfers(self, *, limit: int = 100, offset: int = 0) -> list[Transfer]:
-        """Transfers, newest first."""
-        sql = "SELECT body FROM cp_transfers ORDER BY created_at DESC, id LIMIT :n OFFSET :o"
-        return [records.transfer_from(b) for b in self._bodies(sql, {"n": limit, "o": offset})]
+    def transfers(
+        self,
+        *,
+        state: str | None = None,
+        role: str | None = None,
+        counterparty_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Transfer]:
+        """Transfers, newest first, filtered by state, role and counterparty."""
+        sql, params = _listing(
+            "cp_transfers",
+            state=state,
+            role=role,
+            counterparty_id=counterparty_id,
+            limit=limit,
+            offset=offset,
+        )
+        return [records.transfer_from(b) for b in self._bodies(sql, params)]
 
     def agreement(self, agreement_id: str) -> tuple[Agreement, str] | None:
         """An agreement and the id of the negotiation it came from."""
@@ -108,3 +116,30 @@ class SqlProcessQueries:
                 {"n": limit, "o": offset},
             ).all()
         return [(records.agreement_from(load_json(r[0])), r[1]) for r in rows]
+
+
+def _listing(
+    table: str,
+    *,
+    state: str | None,
+    role: str | None,
+    counterparty_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[str, dict[str, Any]]:
+    """The newest-first page of a process table (``INITIAL``: no protocol state yet)."""
+    sql = f"SELECT body FROM {table} WHERE 1 = 1"  # noqa: S608 (constant table names)
+    params: dict[str, Any] = {"n": limit, "o": offset}
+    if state is not None:
+        if state == "INITIAL":
+            sql += " AND state IS NULL"
+        else:
+            sql += " AND state = :s"
+            params["s"] = state
+    if role is not None:
+        sql += " AND role = :r"
+        params["r"] = role
+    if counterparty_id is not None:
+        sql += " AND counterparty_id = :c"
+        params["c"] = counterparty_id
+    return sql + " ORDER BY created_at DESC, id LIMIT :n OFFSET :o", params

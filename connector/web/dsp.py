@@ -136,7 +136,8 @@ async def _handle(
             log.exception("dsp_unexpected", path=request.url.path)
         pids = await _off_loop(runtime, lambda: _pid_fields(kind, pid, runtime, caller))
         status, body = error_response(exc, kind, **pids)
-        return JSONResponse(body, status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _answered_first(runtime: Runtime, work: Callable[[], Response]) -> Response:

@@ -32,7 +32,7 @@ from connector.model.contract import Agreement, Offer
 from connector.model.dataset import PULL, PUSH, Dataset, Mode
 from connector.model.negotiation import Negotiation, NegotiationState
 from connector.model.source import SOURCE_SCHEMA
-from connector.model.transfer import Transfer
+from connector.model.transfer import Transfer, TransferState
 from connector.stores.controlplane_store import agreement_details
 from connector.stores.records import dataset_json
 from connector.web.controlplane import ControlPlane
@@ -405,6 +405,7 @@ def _state(process: Negotiation | Transfer) -> str:
 
 
 NEGOTIATION_STATES = (INITIAL, *(s.value for s in NegotiationState))
+TRANSFER_STATES = (INITIAL, *(s.value for s in TransferState))
 ROLES = tuple(r.value for r in Role)
 
 
@@ -834,11 +835,24 @@ def _request_transfer(plane: ControlPlane, body: Mapping[str, Any]) -> dict[str,
 @router.get("/transfers")
 def list_transfers(
     runtime: RuntimeDep,
+    *,
+    state: Annotated[
+        str | None, Query(description="any case: " + ", ".join(TRANSFER_STATES))
+    ] = None,
+    role: Annotated[str | None, Query(description="any case: " + ", ".join(ROLES))] = None,
+    counter_party_id: Annotated[str | None, Query(alias="counterPartyId")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
     """Transfers, newest first."""
-    return [transfer_view(t) for t in _plane(runtime).queries.transfers(limit=limit, offset=offset)]
+    found = _plane(runtime).queries.transfers(
+        state=_one_of(state, TRANSFER_STATES, "state"),
+        role=_one_of(role, ROLES, "role"),
+        counterparty_id=counter_party_id,
+        limit=limit,
+        offset=offset,
+    )
+    return [transfer_view(t) for t in found]
 
 
 @router.get("/transfers/{pid}")

@@ -26,6 +26,14 @@ log = structlog.get_logger("connector.web")
 PROBLEM_JSON = "application/problem+json"
 
 
+def challenge(path: str) -> str:
+    """The ``WWW-Authenticate`` value of a 401 (RFC 9110 requires one): the API-key header of
+    the management and audit APIs, bearer tokens everywhere else (DSP, DCP, data plane)."""
+    if path.startswith(("/api/management", "/api/audit")):
+        return 'ApiKey header="X-Api-Key"'
+    return "Bearer"
+
+
 def problem(status: int, title: str, detail: str, reason: str, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://w3id.org/klimakommune/problems#{reason}",
@@ -138,8 +146,10 @@ def install(app: FastAPI) -> None:
         detail = exc.detail
         extra: dict[str, Any] = {}
         if isinstance(exc, Unauthorized):
-            detail = "authentication failed"
-        elif isinstance(exc, CounterpartyRefused):
+            answer = problem(401, _TITLES[401], "authentication failed", exc.reason)
+            answer.headers["WWW-Authenticate"] = challenge(request.url.path)
+            return answer
+        if isinstance(exc, CounterpartyRefused):
             extra["counterparty"] = {
                 "status": exc.status_received,
                 "code": exc.code,

@@ -257,7 +257,7 @@ def test_a_value_that_is_no_term_of_the_context_is_refused_not_dropped() -> None
             "permission": [{"action": "usee"}],
         }
     )
-    assert [a.iri for a in policy.permissions[0].actions] == ["https://relative.invalid/usee"]
+    assert [a.iri for a in policy.permissions[0].actions] == ["usee"]
     codes = {p.code for p in validate(policy) if p.severity == "error"}
     assert {"unknown_terms", "unknown_action"} <= codes
 

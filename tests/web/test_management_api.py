@@ -6,6 +6,7 @@ loopback (uvicorn in a thread); it knows our DID document (pinned, as a DID host
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import threading
 import time
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from connector.clock import SystemClock
 from connector.credentials.did_web import build_did_document
 from connector.identity.tokens import SelfIssuedTokenSource
+from connector.model.contract import Agreement
 from connector.stores.outbox_store import SqlOutbox
 from connector.testing import make_settings, throwaway_keyset
 from connector.web.app import create_app
@@ -287,3 +289,45 @@ def test_a_body_that_is_not_json_or_not_an_object_gets_a_clear_400(ours: TestCli
         )
         assert answer.status_code == 400
         assert answer.json()["detail"].startswith(expected), answer.text
+
+
+def test_transfers_are_filtered_like_negotiations(ours: TestClient) -> None:
+    """``GET /transfers`` takes ``state``, ``role`` and ``counterPartyId`` as the negotiation
+    list does (any case; 400 for a value that is no transfer state or role)."""
+    runtime = ours.app.state.runtime  # type: ignore[attr-defined]
+    agreement = Agreement(
+        "urn:uuid:a-filters",
+        "remote-ds",
+        PEER,
+        runtime.controlplane.negotiations.own_did,
+        dt.datetime.now(dt.UTC),
+        {"permission": [{"action": "use"}]},
+    )
+    with runtime.controlplane.store.transaction() as tx:
+        tx.save_agreement(agreement, negotiation_id="urn:uuid:n-filters")
+    started = ours.post(
+        "/api/management/transfers",
+        json={
+            "counterPartyAddress": "http://127.0.0.1:9/api/dsp",
+            "counterPartyId": PEER,
+            "agreementId": agreement.id,
+            "format": "HttpData-PULL",
+        },
+        headers=KEY,
+    )
+    assert started.status_code == 201, started.text
+    ours_id = started.json()["id"]
+
+    def listed(**query: str) -> list[str]:
+        found = ours.get("/api/management/transfers", headers=KEY, params=query)
+        assert found.status_code == 200, found.text
+        return [t["id"] for t in found.json()]
+
+    assert ours_id in listed(state="initial")
+    assert ours_id in listed(role="Consumer", counterPartyId=PEER)
+    assert ours_id not in listed(state="STARTED")
+    assert ours_id not in listed(role="provider")
+    assert ours_id not in listed(counterPartyId="did:web:other.test")
+    for query in ({"state": "FINALIZED"}, {"role": "broker"}):
+        refused = ours.get("/api/management/transfers", headers=KEY, params=query)
+        assert refused.status_code == 400, refused.text

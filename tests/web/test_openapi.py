@@ -131,6 +131,14 @@ def test_a_missing_or_wrong_key_is_the_documented_401_problem(
         "detail": "authentication failed",
         "reason": "bad_api_key",
     }
+    assert response.headers["www-authenticate"] == 'ApiKey header="X-Api-Key"'  # RFC 9110
+
+
+def test_a_401_elsewhere_asks_for_a_bearer_token(client: TestClient) -> None:
+    for method, path in (("POST", "/api/dsp/catalog/request"), ("GET", "/api/data/unknown")):
+        response = client.request(method, path, json={})
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
 
 
 def test_dsp_creation_is_documented_as_201(document: dict[str, Any]) -> None:
