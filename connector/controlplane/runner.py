@@ -36,6 +36,7 @@ import structlog
 
 from connector.clock import Clock
 from connector.controlplane.ports import OutboundHttp, OutboxMessage, TokenSource
+from connector.dsp.errors import received_error
 from connector.errors import ConnectorError
 from connector.model.process import Undelivered
 from connector.threads import Workers
@@ -48,20 +49,11 @@ _MAX_REASON = 500
 
 
 def refusal(body: object) -> tuple[str | None, str]:
-    """The ``code`` and reason text of a counterparty's DSP error body (``reason``: a string,
-    or a list of strings or ``{"@value": …}`` objects), shortened to a safe length."""
+    """The ``code`` and one reason text of a counterparty's refusal (its DSP error body)."""
+    code, reasons = received_error(body)
     if not isinstance(body, Mapping):
         return None, "the counterparty gave no DSP error body"
-    code = body.get("code")
-    raw = body.get("reason")
-    items = raw if isinstance(raw, list) else [raw]
-    texts = [
-        item.get("@value") if isinstance(item, Mapping) else item
-        for item in items
-        if item is not None
-    ]
-    reason = "; ".join(str(text) for text in texts if text is not None) or "no reason given"
-    return (str(code)[:100] if code is not None else None), reason[:_MAX_REASON]
+    return code, ("; ".join(reasons) or "no reason given")[:_MAX_REASON]
 
 
 class OutboxQueue(Protocol):

@@ -109,19 +109,24 @@ _MAX_REASON = 300
 _MAX_REASONS = 5
 
 
-def _received(body: Any) -> tuple[str | None, tuple[str, ...]]:
-    """``code`` and ``reason`` texts of a received DSP error body (shortened; any other body:
-    none), as a counterparty wrote them."""
+def received_error(body: Any) -> tuple[str | None, tuple[str, ...]]:
+    """``code`` and ``reason`` texts of a DSP error body a counterparty sent (a reason given
+    as ``{"@value": …}`` by its value; shortened, at most five; any other body: none)."""
     if not isinstance(body, Mapping):
         return None, ()
     code = body.get("code")
     raw = body.get("reason")
     items = raw if isinstance(raw, list) else [] if raw is None else [raw]
-    reasons = tuple(
-        (r if isinstance(r, str) else jsontext.dumps_text(r))[:_MAX_REASON]
-        for r in items[:_MAX_REASONS]
-    )
+    reasons = tuple(_reason_text(r)[:_MAX_REASON] for r in items[:_MAX_REASONS] if r is not None)
     return (code[:_MAX_CODE] if isinstance(code, str) and code else None), reasons
+
+
+def _reason_text(reason: Any) -> str:
+    if isinstance(reason, str):
+        return reason
+    if isinstance(reason, Mapping) and isinstance(reason.get("@value"), str):
+        return str(reason["@value"])
+    return jsontext.dumps_text(reason)
 
 
 def counterparty_error(status: int, body: Any) -> ConnectorError:
@@ -129,7 +134,7 @@ def counterparty_error(status: int, body: Any) -> ConnectorError:
     ``None``): a 4xx is a refusal (:class:`CounterpartyRefused`, 502: it is up, asking again
     will not help), anything else :class:`Unavailable` (503). The detail names the status and
     the ``code`` and ``reason`` of its DSP error body, if it sent one."""
-    code, reasons = _received(body)
+    code, reasons = received_error(body)
     detail = f"the counterparty answered {status}"
     if code is not None:
         detail += f" ({code})"

@@ -10,8 +10,8 @@ has not been acknowledged yet is ``INITIAL``; list filters (``state``, ``role``)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.openapi.models import Example
@@ -471,6 +471,28 @@ def _undelivered(process: Negotiation | Transfer) -> dict[str, Any]:
     }
 
 
+P = TypeVar("P", Negotiation, Transfer)
+
+
+async def _one(
+    plane: ControlPlane,
+    kind: str,
+    pid: str,
+    read: Callable[[str], P | None],
+    view: Callable[[P], dict[str, Any]],
+) -> dict[str, Any]:
+    """The view of process ``pid`` with how its pending message's delivery goes, read in one
+    worker hop; 404 when there is no such process."""
+
+    def work() -> dict[str, Any]:
+        found = read(pid)
+        if found is None:
+            raise NotFound(f"{kind} {pid} not found", reason="unknown_process")
+        return {**view(found), **_delivery(plane, kind, found)}
+
+    return await plane.workers.run(work)
+
+
 def _delivery(plane: ControlPlane, kind: str, process: Negotiation | Transfer) -> dict[str, Any]:
     """``{"pending": {message, attempts, lastError, nextAttemptAt}}`` while a message of ours
     waits for its acknowledgement (how its delivery goes: e.g. a counterparty that does not
@@ -750,14 +772,7 @@ def list_negotiations(
 async def get_negotiation(runtime: RuntimeDep, pid: str) -> dict[str, Any]:
     """One negotiation (``pid`` = this side's pid)."""
     plane = _plane(runtime)
-
-    def read() -> dict[str, Any]:
-        n = plane.queries.negotiation(pid)
-        if n is None:
-            raise NotFound(f"negotiation {pid} not found", reason="unknown_process")
-        return {**negotiation_view(n), **_delivery(plane, "negotiation", n)}
-
-    return await plane.workers.run(read)
+    return await _one(plane, "negotiation", pid, plane.queries.negotiation, negotiation_view)
 
 
 @router.post("/negotiations/{pid}/{action}", responses=CONFLICT)
@@ -859,14 +874,7 @@ def list_transfers(
 async def get_transfer(runtime: RuntimeDep, pid: str) -> dict[str, Any]:
     """One transfer (``pid`` = this side's pid)."""
     plane = _plane(runtime)
-
-    def read() -> dict[str, Any]:
-        t = plane.queries.transfer(pid)
-        if t is None:
-            raise NotFound(f"transfer {pid} not found", reason="unknown_process")
-        return {**transfer_view(t), **_delivery(plane, "transfer", t)}
-
-    return await plane.workers.run(read)
+    return await _one(plane, "transfer", pid, plane.queries.transfer, transfer_view)
 
 
 @router.post("/transfers/{pid}/{action}", responses=CONFLICT)

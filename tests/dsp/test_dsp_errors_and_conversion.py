@@ -73,10 +73,10 @@ def test_a_counterparty_refusal_is_a_502_naming_its_status_code_and_reasons() ->
     assert refused.reason == "counterparty_error"
     assert refused.detail == (
         "the counterparty answered 400 (unsupported_filter): "
-        'catalogue filters are not supported; {"@value":"mehr"}'
+        "catalogue filters are not supported; mehr"
     )
     assert (refused.status_received, refused.code) == (400, "unsupported_filter")
-    assert refused.reasons == ("catalogue filters are not supported", '{"@value":"mehr"}')
+    assert refused.reasons == ("catalogue filters are not supported", "mehr")
     bare = counterparty_error(404, None)  # not a DSP error body
     assert isinstance(bare, CounterpartyRefused)
     assert (bare.detail, bare.code, bare.reasons) == ("the counterparty answered 404", None, ())
