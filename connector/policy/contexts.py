@@ -380,3 +380,66 @@ def _context(ctx: Any, load: ContextLoader, depth: int) -> Any:
         else:
             result[key] = item
     return result
+
+
+def undefined_keys(document: Any) -> list[str]:
+    """Keys of an inlined JSON-LD ``document`` (see :func:`inline_contexts`) that no context in
+    it defines and that are no keyword or IRI: JSON-LD expansion drops them without a word,
+    and with them what they said (``"constraints"`` for ``"constraint"`` would drop the
+    constraints, and the rule would permit more). A key whose value is empty (``[]``,
+    ``{}``, ``null``) says nothing and is not reported; with a ``@vocab`` every key is
+    defined. Contexts are pooled over the whole document (a term defined anywhere counts):
+    this errs on the side of accepting."""
+    terms: set[str] = set()
+    json_terms: set[str] = set()
+    vocab = [False]
+
+    def contexts(value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                contexts(item)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key == "@context":
+                    definitions(item)
+                elif key not in ("@value", "@json"):
+                    contexts(item)
+
+    def definitions(ctx: Any) -> None:
+        if isinstance(ctx, list):
+            for item in ctx:
+                definitions(item)
+        elif isinstance(ctx, dict):
+            for term, definition in ctx.items():
+                if term == "@vocab" and definition:
+                    vocab[0] = True
+                if term.startswith("@"):
+                    continue
+                terms.add(term)
+                if isinstance(definition, dict):
+                    if definition.get("@type") == "@json":
+                        json_terms.add(term)
+                    if "@context" in definition:
+                        definitions(definition["@context"])
+
+    contexts(document)
+    if vocab[0]:
+        return []
+    found: list[str] = []
+
+    def keys(value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                keys(item)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key in ("@context", "@value") or key in json_terms:
+                    continue
+                if not (key.startswith("@") or ":" in key or key in terms):
+                    if item not in ([], {}, None) and key not in found:
+                        found.append(key)
+                    continue
+                keys(item)
+
+    keys(document)
+    return found

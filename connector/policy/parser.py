@@ -125,6 +125,11 @@ class PolicyParser:
     def policy(self, node: Node) -> Policy:
         """Parse the policy at ``node``."""
         g = self.g
+        undefined = sorted(str(t) for t in g.types(node) if ":" not in str(t))
+        if undefined:  # "offer" or "Sett" for "Offer"/"Set": the policy would be a Set
+            raise self._fail(
+                f'unknown @type "{undefined[0]}" (no term of the @context)', node, "unknown_terms"
+            )
         types = [t for t in g.types(node) if t in _KIND_BY_TYPE]
         kind = PolicyKind.SET
         for t in _KIND_PRIORITY:

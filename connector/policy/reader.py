@@ -14,7 +14,7 @@ from typing import Literal as TypingLiteral
 import pyoxigraph as ox
 
 from connector.errors import Invalid, PayloadTooLarge
-from connector.policy.contexts import ContextLoader, inline_contexts
+from connector.policy.contexts import ContextLoader, inline_contexts, undefined_keys
 from connector.policy.graph import Graph
 from connector.policy.terms import IRI, RELATIVE_BASE, XSD_STRING, BNode, Literal, Node, Term
 
@@ -93,7 +93,16 @@ def _jsonld_payload(
         document = data
     if not isinstance(document, (dict, list)):
         raise Invalid(f"{source}: JSON-LD must be an object or array", reason="malformed_jsonld")
-    return json.dumps(inline_contexts(document, loader)).encode("utf-8")
+    inlined = inline_contexts(document, loader)
+    unknown = undefined_keys(inlined)
+    if unknown:
+        names = ", ".join(f'"{key}"' for key in unknown[:10])
+        raise Invalid(
+            f"{source}: keys that no @context defines would be ignored: {names}",
+            reason="unknown_terms",
+            keys=unknown,
+        )
+    return json.dumps(inlined).encode("utf-8")
 
 
 def _iri(value: str) -> IRI:

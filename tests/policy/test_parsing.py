@@ -308,3 +308,72 @@ def test_inlining_merges_imports() -> None:
     dataset = doc["@context"]["Dataset"]["@context"]
     assert "@import" not in dataset
     assert dataset["permission"]["@id"] == "odrl:permission"
+
+
+@pytest.mark.parametrize(
+    ("rule_or_policy", "key"),
+    [
+        (
+            {"constraints": [{"leftOperand": "purpose", "operator": "eq", "rightOperand": "x"}]},
+            "constraints",
+        ),
+        ({"duties": [{"action": "attribute"}]}, "duties"),
+        (
+            {"refinment": [{"leftOperand": "count", "operator": "lteq", "rightOperand": 1}]},
+            "refinment",
+        ),
+    ],
+)
+def test_a_key_no_context_defines_is_refused_not_dropped(
+    rule_or_policy: dict[str, object], key: str
+) -> None:
+    """JSON-LD expansion drops a key the context does not define — with a typo such as
+    ``constraints`` the rule would lose its constraints and permit more. Refused by name."""
+    document = {
+        "@context": "http://www.w3.org/ns/odrl.jsonld",
+        "@type": "Set",
+        "uid": "https://example.org/p/keys",
+        "permission": [{"target": "https://example.org/x", "action": "use", **rule_or_policy}],
+    }
+    with pytest.raises(Invalid) as err:
+        parse_policy(document)
+    assert err.value.reason == "unknown_terms"
+    assert f'"{key}"' in err.value.detail
+
+
+def test_keys_that_say_nothing_or_fall_under_a_vocab_are_taken() -> None:
+    base = {
+        "@type": "Set",
+        "uid": "https://example.org/p/keys",
+        "permission": [{"target": "https://example.org/x", "action": "use", "constraints": []}],
+    }
+    empty = parse_policy({"@context": "http://www.w3.org/ns/odrl.jsonld", **base})
+    assert empty.permissions[0].constraints == ()  # an empty list states nothing
+    prohibitions = {
+        "@context": "http://www.w3.org/ns/odrl.jsonld",
+        **base,
+        "prohibitions": [{"target": "https://example.org/x", "action": "distribute"}],
+    }
+    with pytest.raises(Invalid):
+        parse_policy(prohibitions)  # at policy level too
+    vocab = {
+        "@context": ["http://www.w3.org/ns/odrl.jsonld", {"@vocab": "https://example.org/v#"}],
+        **base,
+    }
+    parse_policy(vocab)  # every key is defined (as a term of the vocabulary)
+
+
+@pytest.mark.parametrize("type_", ["offer", "Sett"])
+def test_a_policy_type_no_context_defines_is_refused(type_: str) -> None:
+    """A mistyped ``@type`` made the policy a Set: an Offer (which grants nothing) would have
+    become a working grant."""
+    document = {
+        "@context": "http://www.w3.org/ns/odrl.jsonld",
+        "@type": type_,
+        "uid": "https://example.org/p/typed",
+        "permission": [{"target": "https://example.org/x", "action": "use"}],
+    }
+    with pytest.raises(Invalid) as err:
+        parse_policy(document)
+    assert err.value.reason == "unknown_terms"
+    assert f'unknown @type "{type_}"' in err.value.detail
