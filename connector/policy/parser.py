@@ -280,13 +280,24 @@ class PolicyParser:
         preds = g.predicates(node)
         if not preds:
             raise self._fail("constraint is referenced but not defined", node, "constraint_missing")
-        for op in LOGICAL_OPERATORS:
-            if op in preds:
-                members = self._nodes(node, op)
-                inner = seen | {node}
-                return LogicalConstraint(
-                    node, op, tuple(self._constraint(m, depth + 1, inner) for m in members)
-                )
+        logical = [op for op in LOGICAL_OPERATORS if op in preds]
+        atomic = {ODRL.leftOperand, ODRL.operator, ODRL.rightOperand} & set(preds)
+        if len(logical) > 1 or (logical and atomic):
+            # only one of them would be read: the others would be ignored
+            raise self._fail(
+                "a constraint is either one logical constraint (and, or, xone, andSequence)"
+                " or one atomic constraint",
+                node,
+                "constraint_structure",
+            )
+        for name, prop in (("leftOperand", ODRL.leftOperand), ("operator", ODRL.operator)):
+            if len(self._values(node, prop)) > 1:
+                raise self._fail(f"a constraint has one {name}", node, "constraint_structure")
+        if logical:
+            (op,) = logical
+            inner = seen | {node}
+            members = tuple(self._constraint(m, depth + 1, inner) for m in self._nodes(node, op))
+            return LogicalConstraint(node, op, members)
         left = g.value(node, ODRL.leftOperand)
         operator = g.value(node, ODRL.operator)
         data_type = g.value(node, ODRL.dataType) or g.value(node, ODRL.datatype)

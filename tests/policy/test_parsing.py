@@ -377,3 +377,37 @@ def test_a_policy_type_no_context_defines_is_refused(type_: str) -> None:
         parse_policy(document)
     assert err.value.reason == "unknown_terms"
     assert f'unknown @type "{type_}"' in err.value.detail
+
+
+@pytest.mark.parametrize(
+    "constraint",
+    [
+        {  # an atomic part beside a logical one: one of them would be ignored
+            "leftOperand": "purpose",
+            "operator": "eq",
+            "rightOperand": "Energy",
+            "and": [{"leftOperand": "count", "operator": "lteq", "rightOperand": 5}],
+        },
+        {  # two logical operators in one node
+            "and": [{"leftOperand": "count", "operator": "lteq", "rightOperand": 5}],
+            "or": [{"leftOperand": "purpose", "operator": "eq", "rightOperand": "Energy"}],
+        },
+        {"leftOperand": ["dateTime", "purpose"], "operator": "eq", "rightOperand": "x"},
+        {"leftOperand": "count", "operator": ["lt", "gt"], "rightOperand": 5},
+    ],
+)
+def test_a_constraint_that_says_two_things_at_once_is_refused(
+    constraint: dict[str, object],
+) -> None:
+    """Only one of them would have been read; the rest would have been ignored silently."""
+    document = {
+        "@context": "http://www.w3.org/ns/odrl.jsonld",
+        "@type": "Set",
+        "uid": "https://example.org/p/two",
+        "permission": [
+            {"target": "https://example.org/x", "action": "use", "constraint": [constraint]}
+        ],
+    }
+    with pytest.raises(Invalid) as err:
+        parse_policy(document)
+    assert err.value.reason == "constraint_structure"
