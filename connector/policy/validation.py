@@ -7,6 +7,7 @@ needs rules. Problems name the place (``permission[0].constraint[1]``) and the u
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -48,6 +49,10 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+_ZONELESS = re.compile(r"-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?")
+"""An ``xsd:dateTime`` with a time but no zone."""
 
 
 def _named(iri: str) -> str:
@@ -187,8 +192,7 @@ class _Checker:
             self.add(
                 path,
                 "left_operand_missing",
-                "constraint without leftOperand (a bare term the context does not define is "
-                "dropped by JSON-LD; write e.g. 'odrl:purpose')",
+                "constraint without leftOperand",
             )
         else:
             spec = self.operands.get(c.left_operand)
@@ -246,3 +250,12 @@ class _Checker:
                     "incomparable_datatype",
                     f"{curie(spec.iri)} {curie(c.operator)}: {exc}",
                 )
+            else:
+                if spec.kind is Kind.INSTANT and _ZONELESS.fullmatch(getattr(r, "lexical", "")):
+                    self.add(
+                        path,
+                        "date_time_without_zone",
+                        f"{getattr(r, 'lexical', '')} has no time zone and is read as UTC"
+                        " (write e.g. Z or +01:00 for Hagen's winter time)",
+                        "warning",
+                    )

@@ -411,3 +411,36 @@ def test_a_constraint_that_says_two_things_at_once_is_refused(
     with pytest.raises(Invalid) as err:
         parse_policy(document)
     assert err.value.reason == "constraint_structure"
+
+
+def test_a_date_time_without_zone_is_taken_with_a_warning() -> None:
+    """Read as UTC (as before); the warning says so, since a city writes local time."""
+    from connector.policy import validate
+
+    def problems(value: str) -> list[str]:
+        policy = parse_policy(
+            {
+                "@context": "http://www.w3.org/ns/odrl.jsonld",
+                "@type": "Set",
+                "uid": "https://example.org/p/tz",
+                "permission": [
+                    {
+                        "target": "https://example.org/x",
+                        "action": "use",
+                        "constraint": [
+                            {
+                                "leftOperand": "dateTime",
+                                "operator": "lt",
+                                "rightOperand": {"@value": value, "@type": "xsd:dateTime"},
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+        return [p.code for p in validate(policy)]
+
+    assert problems("2025-06-01T13:00:00") == ["date_time_without_zone"]
+    assert problems("2025-06-01T13:00:00.5") == ["date_time_without_zone"]
+    assert problems("2025-06-01T13:00:00+02:00") == []
+    assert problems("2025-06-01T13:00:00Z") == []
